@@ -1,0 +1,13 @@
+#include "data/dataset_info.h"
+
+#include <hdf5.h>
+
+namespace nsl {
+
+std::string hdf5_version_string() {
+  unsigned major = 0, minor = 0, release = 0;
+  if (H5get_libversion(&major, &minor, &release) < 0) return "unknown";
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
+}
+
+}  // namespace nsl

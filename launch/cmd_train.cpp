@@ -1,0 +1,142 @@
+// nsl_dist train: validate config and data, start the communicator, train, print the Recall table.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "common/error.h"
+#include "config/config.h"
+#include "data/manifest.h"
+#include "data/shard_batch_source.h"
+#include "launch/commands.h"
+#include "launch/job_context.h"
+#include "launch/threads.h"
+#include "train/trainer.h"
+
+namespace nsl {
+namespace {
+
+struct DatasetSummary {
+  Manifest manifest;
+  int64_t channels = 1;
+};
+
+DatasetSummary check_dataset(const Config& config) {
+  if (!std::filesystem::is_directory(config.data.path)) {
+    throw DataError("dataset folder '" + config.data.path +
+                    "' (config key data.path) does not exist: create it with `nsl_dist synth "
+                    "--out " +
+                    config.data.path + "` or point data.path at a prepared dataset");
+  }
+  DatasetSummary s{read_manifest(config.data.path), 1};
+  manifest_split(s.manifest, config.data.train_split, config.data.path);
+  manifest_split(s.manifest, config.data.test_split, config.data.path);
+  verify_dataset(config.data.path, s.manifest);
+  s.channels = s.manifest.channels;
+  return s;
+}
+
+void print_dataset(const DatasetSummary& s, const Config& c) {
+  for (const std::string& split : {c.data.train_split, c.data.test_split}) {
+    const auto& sp = manifest_split(s.manifest, split, c.data.path);
+    std::printf("# data %-5s %lld classes, %lld images, %zu shards, %lldx%lldx%lld\n",
+                split.c_str(), static_cast<long long>(sp.num_classes),
+                static_cast<long long>(sp.num_images), sp.shards.size(),
+                static_cast<long long>(s.manifest.height), static_cast<long long>(s.manifest.width),
+                static_cast<long long>(s.manifest.channels));
+  }
+}
+
+void print_recall_table(const std::vector<EpochMetrics>& history) {
+  const EpochMetrics& first = history.front();
+  const EpochMetrics& last = history.back();
+  std::printf(
+      "\nRecall@K on the unseen test classes (%lld queries, %lld without a same-class "
+      "partner excluded)\n",
+      static_cast<long long>(last.recall.queries),
+      static_cast<long long>(last.recall.lone_queries));
+  std::printf("%-12s", "");
+  for (int64_t k : last.recall.ks) std::printf("  R@%-5lld", static_cast<long long>(k));
+  std::printf("\n");
+  for (const EpochMetrics* m : {&first, &last}) {
+    char label[32];
+    std::snprintf(label, sizeof(label), m->epoch == 0 ? "untrained" : "epoch %lld",
+                  static_cast<long long>(m->epoch));
+    std::printf("%-12s", label);
+    for (double r : m->recall.recall) std::printf("  %6.2f%%", 100.0 * r);
+    std::printf("\n");
+  }
+  const double r0 = first.recall.recall.front();
+  const double r1 = last.recall.recall.front();
+  if (r0 > 0) {
+    std::printf("Recall@%lld: %.2f%% untrained -> %.2f%% trained (%.1fx)\n",
+                static_cast<long long>(last.recall.ks.front()), 100 * r0, 100 * r1, r1 / r0);
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app, TrainArgs& args) {
+  CLI::App* cmd = app.add_subcommand("train", "train a model (run under mpirun for several ranks)");
+  cmd->add_option("--config", args.config, "YAML config file")->required();
+  cmd->add_option("--set", args.overrides, "override a config key: --set train.lr=0.01")
+      ->allow_extra_args(false);
+  cmd->add_option("--out", args.out, "run folder: metrics.jsonl, checkpoint/")
+      ->capture_default_str();
+  cmd->add_flag("--dry-run", args.dry_run,
+                "validate the config and the data it names, print the resolved config, exit");
+  cmd->add_flag("--quiet", args.quiet, "no progress line");
+}
+
+int run_train(const TrainArgs& args, JobContext& job) {
+  const Config config = load_config(args.config, args.overrides);
+  const DatasetSummary data = check_dataset(config);
+  if (args.dry_run) {
+    std::cout << "# resolved config (hash " << config_hash(config) << ")\n" << to_yaml(config);
+    print_dataset(data, config);
+    std::cout << "# dry run: config and data are valid; nothing was trained\n";
+    return kExitOk;
+  }
+
+  Communicator& comm = job.start_communicator();
+  const int64_t threads = threads_per_rank(config.train.threads_per_rank, comm.local_size());
+  apply_thread_settings(threads);
+  if (comm.is_root()) {
+    std::printf("# nsl_dist train: %d rank(s) over %s, %lld thread(s) per rank, config hash %s\n",
+                comm.size(), comm.backend().c_str(), static_cast<long long>(threads),
+                config_hash(config).c_str());
+    print_dataset(data, config);
+    std::fflush(stdout);
+  }
+
+  ShardTrainSource train(config.data.path, config.data.train_split, comm.rank(), comm.size(),
+                         config.train.batch_size, config.seed);
+  ShardEvalSource test(config.data.path, config.data.test_split, comm.rank(), comm.size());
+
+  TrainerOptions options;
+  options.out_dir = args.out;
+  options.show_progress = !args.quiet;
+  options.on_epoch = [&comm](const EpochMetrics& m) {
+    if (!comm.is_root()) return;
+    std::printf("epoch %3lld  loss %.4f  R@1 %.2f%%  %.1f img/s  %.1f s%s\n",
+                static_cast<long long>(m.epoch), m.loss, 100.0 * m.recall.recall.front(),
+                m.images_per_s, m.seconds, m.epoch == 0 ? "  (untrained)" : "");
+    std::fflush(stdout);
+  };
+  Trainer trainer(config, comm, train, test, data.channels, options);
+  if (comm.is_root() && config.loss.decorrelation.mode == "epoch_gs" &&
+      train.num_classes() > config.model.embedding_dim) {
+    std::printf("# epoch_gs: %lld classes > d = %lld: block-wise Gram-Schmidt in seeded groups\n",
+                static_cast<long long>(train.num_classes()),
+                static_cast<long long>(config.model.embedding_dim));
+  }
+  const std::vector<EpochMetrics> history = trainer.run();
+  if (comm.is_root()) {
+    print_recall_table(history);
+    std::printf("metrics: %s/metrics.jsonl  checkpoint: %s/checkpoint\n", args.out.c_str(),
+                args.out.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace nsl

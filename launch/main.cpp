@@ -1,0 +1,56 @@
+// nsl_dist: distributed training for fine-grained image retrieval (DGCRL + N-S layer).
+#include <cstdio>
+#include <exception>
+
+#include "common/error.h"
+#include "launch/commands.h"
+#include "launch/job_context.h"
+
+namespace {
+
+int report(nsl::JobContext& job, int code, const char* kind, const char* what) {
+  nsl::Communicator* comm = job.comm();
+  if (comm) {
+    std::fprintf(stderr, "nsl_dist [rank %d/%d] %s: %s\n", comm->rank(), comm->size(), kind, what);
+  } else {
+    std::fprintf(stderr, "nsl_dist %s: %s\n", kind, what);
+  }
+  std::fflush(stderr);
+  // One failing rank must end the whole job: the others would wait forever in a collective.
+  if (comm && comm->size() > 1) comm->abort(code);
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"nsl_dist: distributed DGCRL trainer for fine-grained image retrieval"};
+  app.require_subcommand(1);
+  nsl::TrainArgs train;
+  nsl::InfoArgs info;
+  nsl::SynthArgs synth;
+  nsl::add_train_command(app, train);
+  nsl::add_info_command(app, info);
+  nsl::add_synth_command(app, synth);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : nsl::kExitConfig;
+  }
+  nsl::JobContext job;  // outlives the handler below
+  try {
+    if (app.got_subcommand("train")) return nsl::run_train(train, job);
+    if (app.got_subcommand("info")) return nsl::run_info(info);
+    if (app.got_subcommand("synth")) return nsl::run_synth(synth);
+  } catch (const nsl::ConfigError& e) {
+    return report(job, e.code(), "config error", e.what());
+  } catch (const nsl::DataError& e) {
+    return report(job, e.code(), "data error", e.what());
+  } catch (const nsl::Error& e) {
+    return report(job, e.code(), "error", e.what());
+  } catch (const std::exception& e) {
+    return report(job, nsl::kExitRuntime, "internal error", e.what());
+  }
+  return nsl::kExitConfig;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian package nsl_dist needs (idempotent: skips apt when all are present), then
+# configures and builds Release into build/. Binaries: build/nsl_dist and the test programs.
+# Environment: NSL_BUILD_DIR (default build), NSL_CMAKE_ARGS (extra cmake arguments), NSL_JOBS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ccache pkg-config clang-format
+  libtorch-dev libopenblas0-openmp
+  libopenmpi-dev openmpi-bin
+  libhdf5-dev hdf5-tools
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  libboost-test-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: packages are missing and this is not root: run as root or install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all ${#PACKAGES[@]} packages present"
+fi
+
+BUILD_DIR=${NSL_BUILD_DIR:-build}
+JOBS=${NSL_JOBS:-$(nproc)}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# shellcheck disable=SC2086
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${NSL_CMAKE_ARGS:-}
+cmake --build "$BUILD_DIR" -j "$JOBS"
+echo "setup: built $BUILD_DIR/nsl_dist"

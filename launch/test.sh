@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set-up and build, then every test through ctest (labels: unit, mpi). Exits non-zero on any
+# failure. Arguments are passed to ctest (e.g. -L unit).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+launch/setup.sh
+BUILD_DIR=${NSL_BUILD_DIR:-build}
+echo "test: clang-format check"
+launch/check_format.sh
+cd "$BUILD_DIR"
+set +e
+ctest --output-on-failure --timeout 900 "$@"
+rc=$?
+set -e
+echo "test: ctest exit code $rc after $(( $(date +%s) - start )) s"
+exit $rc

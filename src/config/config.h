@@ -1,0 +1,79 @@
+#pragma once
+// The run configuration as typed structs. Loaded from YAML, overridden by --set, validated before
+// any work starts; every field here is documented in docs/CONFIG.md.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nsl {
+
+struct DataConfig {
+  std::string path;  // dataset folder holding manifest.json (relative paths: from the working dir)
+  std::string train_split = "train";
+  std::string test_split = "test";
+};
+
+struct ModelConfig {
+  std::string backbone = "small_cnn";
+  std::vector<int64_t> channels = {32, 64, 128};  // small_cnn stages
+  int64_t norm_groups = 8;  // GroupNorm groups: independent of the batch split
+  int64_t embedding_dim = 64;
+  double scale = 32.0;       // N-S layer scale s
+  bool learn_scale = false;  // learn log(s), clamped to [1, 128]
+};
+
+struct DecorrelationConfig {
+  std::string mode = "epoch_gs";  // epoch_gs | none
+  double alpha = 1.0;             // epoch_gs: W <- normalize((1-alpha) C + alpha GS(C))
+  bool blockwise = true;          // GS in seeded groups of at most d classes when C > d
+};
+
+struct LossConfig {
+  std::string name = "dgcrl";
+  std::string ranking = "softmax";  // softmax | hinge
+  double margin = 0.1;              // cosine units
+  DecorrelationConfig decorrelation;
+};
+
+struct TrainConfig {
+  int64_t epochs = 10;
+  int64_t batch_size = 64;  // global: split across ranks
+  double lr = 1e-3;
+  double center_lr_mult = 10.0;
+  double weight_decay = 1e-4;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  int64_t max_steps_per_epoch = 0;  // 0: the whole epoch
+  int64_t threads_per_rank = 0;     // 0: cores on the node / ranks on the node
+};
+
+struct EvalConfig {
+  std::vector<int64_t> recall_k = {1, 2, 4, 8};
+  int64_t batch_size = 256;
+};
+
+struct DistConfig {
+  double timeout_s = 600.0;
+};
+
+struct Config {
+  uint64_t seed = 1;
+  DataConfig data;
+  ModelConfig model;
+  LossConfig loss;
+  TrainConfig train;
+  EvalConfig eval;
+  DistConfig dist;
+};
+
+// Reads, overrides and validates; throws ConfigError naming the key path (and line) on any problem.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+Config parse_config(const std::string& yaml_text, const std::vector<std::string>& overrides = {},
+                    const std::string& origin = "<string>");
+void validate_config(const Config& config);
+// The fully resolved configuration, every key present, as YAML.
+std::string to_yaml(const Config& config);
+// FNV-1a of to_yaml(): identifies a configuration in checkpoints and metrics.
+std::string config_hash(const Config& config);
+
+}  // namespace nsl

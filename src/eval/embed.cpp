@@ -1,0 +1,36 @@
+#include "eval/embed.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace nsl {
+
+SplitEmbeddings embed_local(EmbeddingNet& net, EvalSource& source, int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  net->eval();
+  std::vector<torch::Tensor> units, labels, indices;
+  for (int64_t begin = 0; begin < source.local_size(); begin += batch_size) {
+    const int64_t end = std::min(source.local_size(), begin + batch_size);
+    Batch batch = source.slice(begin, end);
+    units.push_back(net->forward(batch.images).unit);
+    labels.push_back(batch.labels);
+    indices.push_back(batch.indices);
+  }
+  net->train();
+  if (units.empty()) {
+    return {torch::zeros({0, net->dim()}), torch::zeros({0}, torch::kInt64),
+            torch::zeros({0}, torch::kInt64)};
+  }
+  return {torch::cat(units), torch::cat(labels), torch::cat(indices)};
+}
+
+SplitEmbeddings gather_embeddings(Communicator& comm, const SplitEmbeddings& local) {
+  SplitEmbeddings all{comm.all_gather_rows(local.unit.contiguous()),
+                      comm.all_gather_rows(local.labels.contiguous()),
+                      comm.all_gather_rows(local.indices.contiguous())};
+  const torch::Tensor order = all.indices.argsort();
+  return {all.unit.index_select(0, order), all.labels.index_select(0, order),
+          all.indices.index_select(0, order)};
+}
+
+}  // namespace nsl

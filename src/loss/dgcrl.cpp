@@ -1,0 +1,43 @@
+#include "loss/dgcrl.h"
+
+#include <utility>
+
+#include "model/ns_layer.h"
+
+namespace nsl {
+
+torch::Tensor center_cosines(const torch::Tensor& unit_embeddings, const torch::Tensor& centers) {
+  return torch::matmul(unit_embeddings, NSLayerImpl::unit(centers).t());
+}
+
+torch::Tensor softmax_ranking_loss(const torch::Tensor& cosines, const torch::Tensor& labels,
+                                   const torch::Tensor& scale, double margin) {
+  const auto positive = torch::one_hot(labels, cosines.size(1)).to(cosines.dtype());
+  const torch::Tensor logits = scale * (cosines - margin * positive);
+  const torch::Tensor log_prob = torch::log_softmax(logits, 1);
+  return -log_prob.gather(1, labels.unsqueeze(1)).squeeze(1);
+}
+
+torch::Tensor hinge_ranking_loss(const torch::Tensor& cosines, const torch::Tensor& labels,
+                                 double margin) {
+  const int64_t classes = cosines.size(1);
+  const torch::Tensor cos_pos = cosines.gather(1, labels.unsqueeze(1));
+  // m + (2 - 2 cos_y) - (2 - 2 cos_j) = m + 2 (cos_j - cos_y)
+  torch::Tensor violation = torch::relu(margin + 2.0 * (cosines - cos_pos));
+  const auto negative = 1.0 - torch::one_hot(labels, classes).to(cosines.dtype());
+  return (violation * negative).sum(1) / static_cast<double>(classes - 1);
+}
+
+DgcrlLossImpl::DgcrlLossImpl(int64_t num_classes, int64_t dim, std::string ranking, double margin)
+    : ranking_(std::move(ranking)), margin_(margin) {
+  centers_ = register_parameter("centers", NSLayerImpl::unit(torch::randn({num_classes, dim})));
+}
+
+torch::Tensor DgcrlLossImpl::forward(const torch::Tensor& unit_embeddings,
+                                     const torch::Tensor& labels, const torch::Tensor& scale) {
+  const torch::Tensor cosines = center_cosines(unit_embeddings, centers_);
+  if (ranking_ == "hinge") return hinge_ranking_loss(cosines, labels, margin_);
+  return softmax_ranking_loss(cosines, labels, scale, margin_);
+}
+
+}  // namespace nsl

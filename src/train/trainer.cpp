@@ -1,0 +1,246 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/fnv.h"
+#include "eval/embed.h"
+#include "loss/decorrelation.h"
+#include "train/checkpoint.h"
+#include "train/metrics_log.h"
+#include "train/progress.h"
+
+namespace nsl {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// FNV-1a over the tensor's bytes: replicas must be bit-identical, not merely close.
+int64_t tensor_fingerprint(const torch::Tensor& t) {
+  const torch::Tensor c = t.detach().contiguous();
+  return static_cast<int64_t>(fnv1a64(c.data_ptr(), c.nbytes()) >> 1);
+}
+
+}  // namespace
+
+nlohmann::json to_json(const EpochMetrics& m) {
+  nlohmann::json j;
+  j["epoch"] = m.epoch;
+  j["loss"] = m.loss;
+  for (size_t i = 0; i < m.recall.ks.size(); ++i) {
+    j["recall@" + std::to_string(m.recall.ks[i])] = m.recall.recall[i];
+  }
+  j["images_per_s"] = m.images_per_s;
+  j["seconds"] = m.seconds;
+  j["steps"] = m.steps;
+  j["queries"] = m.recall.queries;
+  j["lone_queries"] = m.recall.lone_queries;
+  j["gs_groups"] = m.gs_groups;
+  return j;
+}
+
+Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& train,
+                 EvalSource& test, int64_t in_channels, TrainerOptions options)
+    : config_(config), comm_(comm), train_(train), test_(test), options_(std::move(options)) {
+  torch::manual_seed(config_.seed);
+  net_ = EmbeddingNet(config_.model, in_channels);
+  loss_ = DgcrlLoss(train_.num_classes(), config_.model.embedding_dim, config_.loss.ranking,
+                    config_.loss.margin);
+  broadcast_parameters();
+
+  for (auto& p : net_->parameters()) net_params_.push_back(p);
+  AdamWOptions opt;
+  opt.lr = config_.train.lr;
+  opt.beta1 = config_.train.beta1;
+  opt.beta2 = config_.train.beta2;
+  optimizer_.set_options(opt);
+  optimizer_.add_group(net_params_, 1.0, config_.train.weight_decay);
+  // Centers are re-normalised by the loss; decaying their norm would only change their step size.
+  optimizer_.add_group({loss_->centers()}, config_.train.center_lr_mult, 0.0);
+
+  auto steps = torch::tensor({train_.steps_per_epoch()}, torch::kInt64);
+  comm_.all_reduce(steps, ReduceOp::kMin);
+  steps_per_epoch_ = steps.item<int64_t>();
+  if (config_.train.max_steps_per_epoch > 0) {
+    steps_per_epoch_ = std::min(steps_per_epoch_, config_.train.max_steps_per_epoch);
+  }
+  if (steps_per_epoch_ < 1) {
+    throw DataError("the training split gives no full global batch of " +
+                    std::to_string(train_.global_batch_size()) +
+                    " images: lower train.batch_size or add data");
+  }
+  if (config_.loss.decorrelation.mode == "epoch_gs") {
+    // Fails early, before any training, when C > d without block-wise mode.
+    (void)epoch_gram_schmidt(loss_->centers(), config_.loss.decorrelation.alpha, config_.seed, 0,
+                             config_.loss.decorrelation.blockwise);
+  }
+}
+
+void Trainer::broadcast_parameters() {
+  torch::NoGradGuard no_grad;
+  for (auto& p : net_->parameters()) comm_.broadcast(p, 0);
+  for (auto& b : net_->buffers()) comm_.broadcast(b, 0);
+  comm_.broadcast(loss_->centers(), 0);
+}
+
+double Trainer::forward_loss_sum(const Batch& batch, bool with_grad) {
+  if (batch.images.size(0) == 0) return 0.0;
+  const Embedding emb = net_->forward(batch.images);
+  const torch::Tensor per_sample = loss_->forward(emb.unit, batch.labels, net_->ns()->scale());
+  const torch::Tensor sum = per_sample.sum();
+  if (with_grad) {
+    (sum / static_cast<double>(train_.global_batch_size())).backward();
+  }
+  return sum.item<double>();
+}
+
+void Trainer::all_reduce_gradients(double& loss_sum) {
+  // Gradients are of sum(local losses) / global batch: summing over ranks gives exactly the
+  // gradient of the global mean, however the batch is split. The centers' gradient has its own
+  // buffer; the loss sum rides along with the network's.
+  std::vector<torch::Tensor> grads;
+  for (auto& p : net_params_) {
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    grads.push_back(p.grad().flatten());
+  }
+  grads.push_back(torch::tensor({loss_sum}, torch::kFloat32));
+  torch::Tensor flat = torch::cat(grads);
+  torch::Tensor& centers = loss_->centers();
+  if (!centers.grad().defined()) centers.mutable_grad() = torch::zeros_like(centers);
+  torch::Tensor center_grad = centers.grad().contiguous();
+  if (comm_.size() > 1) {
+    comm_.all_reduce(flat, ReduceOp::kSum);
+    comm_.all_reduce(center_grad, ReduceOp::kSum);
+    if (!center_grad.is_same(centers.grad())) centers.mutable_grad().copy_(center_grad);
+  }
+  int64_t offset = 0;
+  for (auto& p : net_params_) {
+    const int64_t n = p.numel();
+    p.mutable_grad().copy_(flat.slice(0, offset, offset + n).view_as(p));
+    offset += n;
+  }
+  loss_sum = flat[offset].item<double>();
+}
+
+double Trainer::train_step() {
+  Batch batch = train_.next_batch();
+  optimizer_.zero_grad();
+  double loss_sum = forward_loss_sum(batch, true);
+  all_reduce_gradients(loss_sum);
+  optimizer_.step();
+  return loss_sum / static_cast<double>(train_.global_batch_size());
+}
+
+void Trainer::check_replicas(const torch::Tensor& tensor, const std::string& what) {
+  auto lo = torch::tensor({tensor_fingerprint(tensor)}, torch::kInt64);
+  auto hi = lo.clone();
+  comm_.all_reduce(lo, ReduceOp::kMin);
+  comm_.all_reduce(hi, ReduceOp::kMax);
+  if (lo.item<int64_t>() != hi.item<int64_t>()) {
+    throw DistributedError("replica check failed: " + what + " differs between ranks on rank " +
+                           std::to_string(comm_.rank()));
+  }
+}
+
+int64_t Trainer::decorrelate(int64_t epoch) {
+  const auto& dc = config_.loss.decorrelation;
+  if (dc.mode != "epoch_gs") return 0;
+  torch::NoGradGuard no_grad;
+  torch::Tensor& centers = loss_->centers();
+  const torch::Tensor before = centers.detach().clone();
+  int64_t groups = 0;
+  if (comm_.is_root()) {
+    EpochGsResult gs = epoch_gram_schmidt(centers, dc.alpha, config_.seed, epoch, dc.blockwise);
+    centers.copy_(gs.centers);
+    groups = gs.groups;
+  }
+  comm_.broadcast(centers, 0);
+  check_replicas(centers, "the class centers after Gram-Schmidt");
+  optimizer_.reset_rows(centers, (centers != before).any(1));
+  auto g = torch::tensor({groups}, torch::kInt64);
+  comm_.broadcast(g, 0);
+  return g.item<int64_t>();
+}
+
+RecallResult Trainer::evaluate() {
+  const SplitEmbeddings local = embed_local(net_, test_, config_.eval.batch_size);
+  const SplitEmbeddings all = gather_embeddings(comm_, local);
+  return recall_at_k(all.unit, all.labels, config_.eval.recall_k);
+}
+
+EpochMetrics Trainer::run_epoch(int64_t epoch) {
+  const auto start = Clock::now();
+  EpochMetrics m;
+  m.epoch = epoch;
+  m.steps = steps_per_epoch_;
+  train_.start_epoch(epoch);
+  ProgressLine progress(epoch, config_.train.epochs, steps_per_epoch_);
+  const bool show = options_.show_progress && comm_.is_root();
+  double loss_total = 0.0;
+  const auto train_start = Clock::now();
+  for (int64_t step = 0; step < steps_per_epoch_; ++step) {
+    double loss = 0.0;
+    if (epoch == 0) {
+      torch::NoGradGuard no_grad;
+      double sum = forward_loss_sum(train_.next_batch(), false);
+      auto t = torch::tensor({sum}, torch::kFloat64);
+      comm_.all_reduce(t, ReduceOp::kSum);
+      loss = t.item<double>() / static_cast<double>(train_.global_batch_size());
+    } else {
+      loss = train_step();
+    }
+    if (!std::isfinite(loss)) {
+      throw Error(kExitRuntime, "loss is " + std::to_string(loss) + " at epoch " +
+                                    std::to_string(epoch) + " step " + std::to_string(step + 1) +
+                                    ": training diverged (lower train.lr)");
+    }
+    loss_total += loss;
+    if (show)
+      progress.update(step + 1, loss_total / static_cast<double>(step + 1),
+                      (step + 1) * train_.global_batch_size());
+  }
+  if (show) progress.finish();
+  const double train_seconds = seconds_since(train_start);
+  m.loss = loss_total / static_cast<double>(steps_per_epoch_);
+  m.images_per_s = static_cast<double>(steps_per_epoch_ * train_.global_batch_size()) /
+                   std::max(train_seconds, 1e-9);
+  if (epoch > 0) m.gs_groups = decorrelate(epoch);
+  m.recall = evaluate();
+  m.seconds = seconds_since(start);
+  return m;
+}
+
+std::vector<EpochMetrics> Trainer::run() {
+  std::unique_ptr<MetricsLog> log;
+  if (comm_.is_root() && !options_.out_dir.empty()) {
+    std::filesystem::create_directories(options_.out_dir);
+    log = std::make_unique<MetricsLog>(options_.out_dir + "/metrics.jsonl");
+  }
+  std::vector<EpochMetrics> history;
+  for (int64_t epoch = 0; epoch <= config_.train.epochs; ++epoch) {
+    history.push_back(run_epoch(epoch));
+    if (log) log->write(to_json(history.back()));
+    if (options_.on_epoch) options_.on_epoch(history.back());
+  }
+  if (comm_.is_root() && !options_.out_dir.empty()) {
+    nlohmann::json meta;
+    meta["epoch"] = config_.train.epochs;
+    meta["step"] = optimizer_.steps();
+    meta["world_size"] = comm_.size();
+    meta["config_hash"] = config_hash(config_);
+    meta["config"] = to_yaml(config_);
+    meta["num_classes"] = train_.num_classes();
+    meta["embedding_dim"] = config_.model.embedding_dim;
+    save_checkpoint(options_.out_dir + "/checkpoint", *net_, *loss_, optimizer_, meta);
+  }
+  comm_.barrier();
+  return history;
+}
+
+}  // namespace nsl

@@ -1,0 +1,100 @@
+#define BOOST_TEST_MODULE cli
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cli/cli_support.h"
+
+using namespace nsl::test;
+
+namespace {
+
+struct Workspace {
+  ScratchDir dir{"cli"};
+  std::string data = (dir.path() / "data").string();
+  Workspace() { make_dataset(data); }
+  std::string write_config(const std::string& body) const {
+    const auto path = dir.path() / "config.yaml";
+    std::ofstream(path) << body;
+    return path.string();
+  }
+  std::string valid() const {
+    return "data:\n  path: " + data +
+           "\nmodel:\n  channels: [8]\n  norm_groups: 4\n  embedding_dim: 8\n"
+           "train:\n  epochs: 1\n  batch_size: 16\n";
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(cli, Workspace)
+
+BOOST_AUTO_TEST_CASE(unknown_key_exits_2_naming_path_and_line) {
+  const auto r =
+      run_command(nsl_dist() + " train --config " + write_config(valid() + "  learning_rate: 3\n"));
+  BOOST_TEST(r.exit_code == 2, r.output);
+  BOOST_TEST(contains(r.output, "train.learning_rate"), r.output);
+  BOOST_TEST(contains(r.output, "line 10"), r.output);
+}
+
+BOOST_AUTO_TEST_CASE(wrong_type_exits_2) {
+  const auto r = run_command(nsl_dist() + " train --config " + write_config(valid()) +
+                             " --set train.epochs=ten");
+  BOOST_TEST(r.exit_code == 2, r.output);
+  BOOST_TEST(contains(r.output, "train.epochs"), r.output);
+  BOOST_TEST(contains(r.output, "from --set"), r.output);
+}
+
+BOOST_AUTO_TEST_CASE(missing_config_file_exits_2) {
+  const auto r = run_command(nsl_dist() + " train --config /nonexistent/cfg.yaml");
+  BOOST_TEST(r.exit_code == 2, r.output);
+  BOOST_TEST(contains(r.output, "/nonexistent/cfg.yaml"), r.output);
+}
+
+BOOST_AUTO_TEST_CASE(missing_dataset_exits_3_with_a_hint) {
+  const auto r = run_command(nsl_dist() + " train --config " + write_config(valid()) +
+                             " --set data.path=/nonexistent/data");
+  BOOST_TEST(r.exit_code == 3, r.output);
+  BOOST_TEST(contains(r.output, "nsl_dist synth"), r.output);
+}
+
+BOOST_AUTO_TEST_CASE(dry_run_prints_resolved_config_and_trains_nothing) {
+  const std::string out = (dir.path() / "run").string();
+  const auto r = run_command(nsl_dist() + " train --dry-run --config " + write_config(valid()) +
+                             " --set train.lr=0.25 --out " + out);
+  BOOST_TEST(r.exit_code == 0, r.output);
+  BOOST_TEST(contains(r.output, "lr: 0.25"), r.output);
+  BOOST_TEST(contains(r.output, "margin: 0.1"), r.output);  // defaults are shown too
+  BOOST_TEST(contains(r.output, "12 classes, 144 images, 4 shards"), r.output);
+  BOOST_TEST(!std::filesystem::exists(out));
+}
+
+BOOST_AUTO_TEST_CASE(dry_run_detects_a_corrupt_shard) {
+  const auto shard = std::filesystem::path(data) / "train-00001.h5";
+  BOOST_REQUIRE(std::filesystem::exists(shard));
+  {
+    std::fstream f(shard, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(shard) - 10));
+    f.put('\x5a');
+  }
+  const auto r = run_command(nsl_dist() + " train --dry-run --config " + write_config(valid()));
+  BOOST_TEST(r.exit_code == 3, r.output);
+  BOOST_TEST(contains(r.output, "train-00001.h5"), r.output);
+}
+
+BOOST_AUTO_TEST_CASE(bad_command_line_exits_2) {
+  BOOST_TEST(run_command(nsl_dist() + " train").exit_code == 2);
+  BOOST_TEST(run_command(nsl_dist() + " frobnicate").exit_code == 2);
+}
+
+BOOST_AUTO_TEST_CASE(info_reports_versions_and_gemm_rate) {
+  const auto r = run_command(nsl_dist() + " info --gemm-size 512");
+  BOOST_TEST(r.exit_code == 0, r.output);
+  for (const char* part : {"LibTorch", "1.13", "MPI", "HDF5", "NCCL", "GFLOP/s", "threads/rank"}) {
+    BOOST_TEST(contains(r.output, part), part << "\n" << r.output);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

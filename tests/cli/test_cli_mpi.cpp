@@ -1,0 +1,57 @@
+#define BOOST_TEST_MODULE cli_mpi
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cli/cli_support.h"
+
+using namespace nsl::test;
+
+// `mpirun -np 2 nsl_dist train` end to end: progress, metrics.jsonl from epoch 0, checkpoint,
+// and the Recall table.
+BOOST_AUTO_TEST_CASE(mpirun_two_ranks_trains_end_to_end) {
+  ScratchDir dir("cli_mpi");
+  const std::string data = (dir.path() / "data").string();
+  make_dataset(data);
+  const std::string out = (dir.path() / "run").string();
+  const auto r = run_command(mpirun(2) + nsl_dist() + " train --config " + NSL_SOURCE_DIR +
+                             "/configs/tiny.yaml --set data.path=" + data + " --out " + out);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.output);
+  BOOST_TEST(contains(r.output, "2 rank(s) over mpi"), r.output);
+  BOOST_TEST(contains(r.output, "img/s"), r.output);
+  BOOST_TEST(contains(r.output, "ETA"), r.output);
+  BOOST_TEST(contains(r.output, "Recall@K on the unseen test classes"), r.output);
+
+  std::ifstream in(std::filesystem::path(out) / "metrics.jsonl");
+  std::string line;
+  int64_t epoch = 0;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line);
+    BOOST_TEST(j.at("epoch").get<int64_t>() == epoch++);
+    for (const char* key :
+         {"loss", "recall@1", "recall@2", "recall@4", "recall@8", "images_per_s", "seconds"}) {
+      BOOST_TEST(j.contains(key), key);
+    }
+    BOOST_TEST(j.at("recall@1").get<double>() <= j.at("recall@8").get<double>());
+  }
+  BOOST_TEST(epoch == 3);  // epochs 0 (untrained), 1, 2
+  for (const char* f : {"model.pt", "optimizer.pt", "meta.json"}) {
+    BOOST_TEST(std::filesystem::exists(std::filesystem::path(out) / "checkpoint" / f), f);
+  }
+}
+
+// One rank failing (here: more ranks than shards) ends the whole job with the documented code.
+BOOST_AUTO_TEST_CASE(a_failing_rank_ends_the_job) {
+  ScratchDir dir("cli_mpi_fail");
+  const std::string data = (dir.path() / "data").string();
+  make_dataset(data, 24, 1);
+  const auto r = run_command(mpirun(2) + nsl_dist() + " train --config " + NSL_SOURCE_DIR +
+                             "/configs/tiny.yaml --set data.path=" + data + " --out " +
+                             (dir.path() / "run").string());
+  BOOST_TEST(r.exit_code == 3, r.output);
+  BOOST_TEST(contains(r.output, "shard"), r.output);
+}

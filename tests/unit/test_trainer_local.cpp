@@ -1,0 +1,136 @@
+#define BOOST_TEST_MODULE trainer_local
+#define BOOST_TEST_DYN_LINK
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+
+#include "common/error.h"
+#include "config/config.h"
+#include "dist/local_communicator.h"
+#include "loss/gram_schmidt.h"
+#include "support/memory_source.h"
+#include "support/run_command.h"
+#include "train/checkpoint.h"
+#include "train/trainer.h"
+
+namespace {
+
+nsl::Config small_config() {
+  nsl::Config c = nsl::parse_config(
+      "data: {path: unused}\n"
+      "model: {channels: [8, 16], norm_groups: 4, embedding_dim: 8}\n"
+      "train: {epochs: 2, batch_size: 16, lr: 0.01}\n"
+      "eval: {batch_size: 7}\n");
+  return c;
+}
+
+struct Fixture {
+  Fixture() { torch::set_num_threads(1); }
+};
+
+}  // namespace
+
+BOOST_GLOBAL_FIXTURE(Fixture);
+
+BOOST_AUTO_TEST_CASE(loss_decreases_and_recall_improves) {
+  const auto cfg = small_config();
+  nsl::LocalCommunicator comm;
+  nsl::test::MemoryTrainSource train(nsl::test::make_pattern_data(6, 16, 1), 6, 16);
+  nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(6, 16, 1));
+  nsl::TrainerOptions opts;
+  opts.show_progress = false;
+  nsl::Config c = cfg;
+  c.train.epochs = 6;
+  nsl::Trainer trainer(c, comm, train, test, 1, opts);
+  const auto history = trainer.run();
+  BOOST_TEST(history.size() == 7u);
+  BOOST_TEST(history.front().epoch == 0);
+  BOOST_TEST(history.back().loss < 0.5 * history.front().loss);
+  BOOST_TEST(history.back().recall.recall[0] > history.front().recall.recall[0]);
+}
+
+BOOST_AUTO_TEST_CASE(same_seed_same_run_bit_identical) {
+  auto run = [] {
+    nsl::LocalCommunicator comm;
+    nsl::test::MemoryTrainSource train(nsl::test::make_pattern_data(4, 8, 2), 4, 8);
+    nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(4, 4, 3));
+    nsl::TrainerOptions opts;
+    opts.show_progress = false;
+    nsl::Trainer trainer(small_config(), comm, train, test, 1, opts);
+    train.start_epoch(1);
+    std::vector<double> losses;
+    for (int i = 0; i < 4; ++i) losses.push_back(trainer.train_step());
+    return losses;
+  };
+  const auto a = run();
+  const auto b = run();
+  BOOST_TEST(a == b, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(decorrelate_orthonormalises_centers_and_resets_their_moments) {
+  nsl::LocalCommunicator comm;
+  nsl::test::MemoryTrainSource train(nsl::test::make_pattern_data(12, 4, 4), 12, 16);
+  nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(4, 4, 5));
+  nsl::TrainerOptions opts;
+  opts.show_progress = false;
+  const auto cfg = small_config();  // d = 8 < 12 classes: block-wise
+  nsl::Trainer trainer(cfg, comm, train, test, 1, opts);
+  train.start_epoch(1);
+  trainer.train_step();
+  const int64_t groups = trainer.decorrelate(1);
+  BOOST_TEST(groups == 2);
+  const auto w = trainer.loss()->centers().detach().to(torch::kFloat64);
+  for (const auto& g : nsl::gram_schmidt_groups(12, 8, cfg.seed, 1, true)) {
+    const auto rows = w.index_select(0, torch::tensor(g, torch::kInt64));
+    const auto gram = torch::matmul(rows, rows.t());
+    BOOST_TEST((gram - torch::eye(rows.size(0), torch::kFloat64)).abs().max().item<double>() <
+               1e-5);
+  }
+  // The centers are the last optimiser slot: their moments are zero after the reset.
+  const auto state = trainer.optimizer().state();
+  BOOST_TEST(state[state.size() - 2].second.abs().sum().item<float>() == 0.0f);
+  BOOST_TEST(state[state.size() - 1].second.abs().sum().item<float>() == 0.0f);
+  BOOST_TEST(state[1].second.abs().sum().item<float>() > 0.0f);  // network moments untouched
+}
+
+BOOST_AUTO_TEST_CASE(run_writes_metrics_and_a_loadable_checkpoint) {
+  nsl::test::ScratchDir dir("trainer_out");
+  nsl::LocalCommunicator comm;
+  nsl::test::MemoryTrainSource train(nsl::test::make_pattern_data(4, 8, 6), 4, 8);
+  nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(4, 4, 7));
+  nsl::TrainerOptions opts;
+  opts.show_progress = false;
+  opts.out_dir = dir.str();
+  const auto cfg = small_config();
+  nsl::Trainer trainer(cfg, comm, train, test, 1, opts);
+  trainer.run();
+
+  std::ifstream in(dir.path() / "metrics.jsonl");
+  std::string line;
+  int64_t expected_epoch = 0;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line);
+    BOOST_TEST(j.at("epoch").get<int64_t>() == expected_epoch++);
+    for (const char* key :
+         {"loss", "recall@1", "recall@2", "recall@4", "recall@8", "images_per_s", "seconds"}) {
+      BOOST_TEST(j.contains(key), key);
+    }
+  }
+  BOOST_TEST(expected_epoch == cfg.train.epochs + 1);
+
+  torch::manual_seed(99);  // different initialisation: the load must overwrite everything
+  nsl::EmbeddingNet net(cfg.model, 1);
+  nsl::DgcrlLoss loss(4, cfg.model.embedding_dim, "softmax", 0.1);
+  const auto meta =
+      nsl::load_checkpoint((dir.path() / "checkpoint").string(), *net, *loss, nullptr);
+  BOOST_TEST(meta.at("epoch").get<int64_t>() == cfg.train.epochs);
+  BOOST_TEST(torch::equal(loss->centers(), trainer.loss()->centers()));
+  const auto a = net->named_parameters();
+  const auto b = trainer.net()->named_parameters();
+  for (const auto& item : a) BOOST_TEST(torch::equal(item.value(), b[item.key()]), item.key());
+
+  nsl::DgcrlLoss wrong(5, cfg.model.embedding_dim, "softmax", 0.1);
+  BOOST_CHECK_THROW(
+      nsl::load_checkpoint((dir.path() / "checkpoint").string(), *net, *wrong, nullptr),
+      nsl::DataError);
+}
