@@ -61,10 +61,6 @@ void read_sections(YamlReader& root, Config& c) {
   eval.get("batch_size", c.eval.batch_size);
   eval.finish();
 
-  YamlReader dist = root.section("dist");
-  dist.get("timeout_s", c.dist.timeout_s);
-  dist.finish();
-
   root.finish();
 }
 
@@ -150,7 +146,6 @@ void validate_config(const Config& c) {
   require(!c.eval.recall_k.empty(), "eval.recall_k", "needs at least one K");
   for (int64_t k : c.eval.recall_k) require(k >= 1, "eval.recall_k", "every K must be >= 1");
   require(c.eval.batch_size >= 1, "eval.batch_size", "must be >= 1");
-  require(c.dist.timeout_s > 0.0, "dist.timeout_s", "must be > 0");
 }
 
 std::string to_yaml(const Config& c) {
@@ -193,9 +188,6 @@ std::string to_yaml(const Config& c) {
   out << YAML::Key << "eval" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "recall_k" << YAML::Value << YAML::Flow << c.eval.recall_k;
   out << YAML::Key << "batch_size" << YAML::Value << c.eval.batch_size;
-  out << YAML::EndMap;
-  out << YAML::Key << "dist" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "timeout_s" << YAML::Value << c.dist.timeout_s;
   out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

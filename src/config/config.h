@@ -52,10 +52,6 @@ struct EvalConfig {
   int64_t batch_size = 256;
 };
 
-struct DistConfig {
-  double timeout_s = 600.0;
-};
-
 struct Config {
   uint64_t seed = 1;
   DataConfig data;
@@ -63,7 +59,6 @@ struct Config {
   LossConfig loss;
   TrainConfig train;
   EvalConfig eval;
-  DistConfig dist;
 };
 
 // Reads, overrides and validates; throws ConfigError naming the key path (and line) on any problem.
