@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-launch/setup.sh
+NSL_BUILD_TARGET=nsl_dist launch/setup.sh  # the tests are built by launch/test.sh
 
 RANKS=${NSL_RANKS:-2}
 OUT=${NSL_DEMO_OUT:-runs/demo}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package nsl_dist needs (idempotent: skips apt when all are present), then
 # configures and builds Release into build/. Binaries: build/nsl_dist and the test programs.
-# Environment: NSL_BUILD_DIR (default build), NSL_CMAKE_ARGS (extra cmake arguments), NSL_JOBS.
+# Environment: NSL_BUILD_DIR (default build), NSL_CMAKE_ARGS (extra cmake arguments), NSL_JOBS,
+# NSL_BUILD_TARGET (build only this target, e.g. nsl_dist; default: everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +35,13 @@ fi
 BUILD_DIR=${NSL_BUILD_DIR:-build}
 JOBS=${NSL_JOBS:-$(nproc)}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Relative paths in ccache's keys: clones in other folders reuse each other's objects.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 # shellcheck disable=SC2086
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${NSL_CMAKE_ARGS:-}
-cmake --build "$BUILD_DIR" -j "$JOBS"
+if [ -n "${NSL_BUILD_TARGET:-}" ]; then
+  cmake --build "$BUILD_DIR" -j "$JOBS" --target "$NSL_BUILD_TARGET"
+else
+  cmake --build "$BUILD_DIR" -j "$JOBS"
+fi
 echo "setup: built $BUILD_DIR/nsl_dist"
