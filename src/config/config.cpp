@@ -40,8 +40,21 @@ void read_sections(YamlReader& root, Config& c) {
   YamlReader decor = loss.section("decorrelation");
   decor.get("mode", c.loss.decorrelation.mode);
   decor.get("alpha", c.loss.decorrelation.alpha);
+  decor.get("lambda", c.loss.decorrelation.lambda);
   decor.get("blockwise", c.loss.decorrelation.blockwise);
   decor.finish();
+  loss.get("triplet_margin", c.loss.triplet_margin);
+  loss.get("contrastive_pos_margin", c.loss.contrastive_pos_margin);
+  loss.get("contrastive_neg_margin", c.loss.contrastive_neg_margin);
+  YamlReader ms = loss.section("multi_similarity");
+  ms.get("alpha", c.loss.multi_similarity.alpha);
+  ms.get("beta", c.loss.multi_similarity.beta);
+  ms.get("lambda", c.loss.multi_similarity.lambda);
+  ms.get("epsilon", c.loss.multi_similarity.epsilon);
+  ms.finish();
+  loss.get("proxy_nca_scale", c.loss.proxy_nca_scale);
+  loss.get("proxy_anchor_alpha", c.loss.proxy_anchor_alpha);
+  loss.get("proxy_anchor_delta", c.loss.proxy_anchor_delta);
   loss.finish();
 
   YamlReader train = root.section("train");
@@ -128,10 +141,19 @@ void validate_config(const Config& c) {
   require(c.model.norm_groups >= 1, "model.norm_groups", "must be >= 1");
   require(c.model.embedding_dim >= 2, "model.embedding_dim", "must be >= 2");
   require(c.model.scale >= 1.0 && c.model.scale <= 128.0, "model.scale", "must be in [1, 128]");
-  require_choice(c.loss.name, "loss.name", {"dgcrl"});
+  require_choice(c.loss.name, "loss.name",
+                 {"dgcrl", "normalized_softmax", "triplet", "contrastive", "multi_similarity",
+                  "proxy_nca", "proxy_anchor"});
   require_choice(c.loss.ranking, "loss.ranking", {"softmax", "hinge"});
   require(c.loss.margin >= 0.0 && c.loss.margin < 2.0, "loss.margin", "must be in [0, 2)");
-  require_choice(c.loss.decorrelation.mode, "loss.decorrelation.mode", {"epoch_gs", "none"});
+  require_choice(c.loss.decorrelation.mode, "loss.decorrelation.mode",
+                 {"epoch_gs", "iter_gs", "inner_product", "none"});
+  require(c.loss.decorrelation.lambda >= 0.0, "loss.decorrelation.lambda", "must be >= 0");
+  require(c.loss.triplet_margin >= 0.0, "loss.triplet_margin", "must be >= 0");
+  require(c.loss.multi_similarity.alpha > 0.0 && c.loss.multi_similarity.beta > 0.0,
+          "loss.multi_similarity", "alpha and beta must be > 0");
+  require(c.loss.proxy_nca_scale > 0.0, "loss.proxy_nca_scale", "must be > 0");
+  require(c.loss.proxy_anchor_alpha > 0.0, "loss.proxy_anchor_alpha", "must be > 0");
   require(c.loss.decorrelation.alpha >= 0.0 && c.loss.decorrelation.alpha <= 1.0,
           "loss.decorrelation.alpha", "must be in [0, 1]");
   require(c.train.epochs >= 1, "train.epochs", "must be >= 1");
@@ -172,8 +194,22 @@ std::string to_yaml(const Config& c) {
   out << YAML::Key << "decorrelation" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "mode" << YAML::Value << c.loss.decorrelation.mode;
   out << YAML::Key << "alpha" << YAML::Value << c.loss.decorrelation.alpha;
+  out << YAML::Key << "lambda" << YAML::Value << c.loss.decorrelation.lambda;
   out << YAML::Key << "blockwise" << YAML::Value << c.loss.decorrelation.blockwise;
-  out << YAML::EndMap << YAML::EndMap;
+  out << YAML::EndMap;
+  out << YAML::Key << "triplet_margin" << YAML::Value << c.loss.triplet_margin;
+  out << YAML::Key << "contrastive_pos_margin" << YAML::Value << c.loss.contrastive_pos_margin;
+  out << YAML::Key << "contrastive_neg_margin" << YAML::Value << c.loss.contrastive_neg_margin;
+  out << YAML::Key << "multi_similarity" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "alpha" << YAML::Value << c.loss.multi_similarity.alpha;
+  out << YAML::Key << "beta" << YAML::Value << c.loss.multi_similarity.beta;
+  out << YAML::Key << "lambda" << YAML::Value << c.loss.multi_similarity.lambda;
+  out << YAML::Key << "epsilon" << YAML::Value << c.loss.multi_similarity.epsilon;
+  out << YAML::EndMap;
+  out << YAML::Key << "proxy_nca_scale" << YAML::Value << c.loss.proxy_nca_scale;
+  out << YAML::Key << "proxy_anchor_alpha" << YAML::Value << c.loss.proxy_anchor_alpha;
+  out << YAML::Key << "proxy_anchor_delta" << YAML::Value << c.loss.proxy_anchor_delta;
+  out << YAML::EndMap;
   out << YAML::Key << "train" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "epochs" << YAML::Value << c.train.epochs;
   out << YAML::Key << "batch_size" << YAML::Value << c.train.batch_size;

@@ -23,16 +23,30 @@ struct ModelConfig {
 };
 
 struct DecorrelationConfig {
-  std::string mode = "epoch_gs";  // epoch_gs | none
+  std::string mode = "epoch_gs";  // epoch_gs | iter_gs | inner_product | none
   double alpha = 1.0;             // epoch_gs: W <- normalize((1-alpha) C + alpha GS(C))
+  double lambda = 0.1;            // iter_gs and inner_product: weight of the penalty
   bool blockwise = true;          // GS in seeded groups of at most d classes when C > d
 };
 
+struct MultiSimilarityConfig {
+  double alpha = 2.0, beta = 50.0, lambda = 1.0, epsilon = 0.1;
+};
+
 struct LossConfig {
+  // dgcrl | normalized_softmax | triplet | contrastive | multi_similarity | proxy_nca |
+  // proxy_anchor
   std::string name = "dgcrl";
-  std::string ranking = "softmax";  // softmax | hinge
-  double margin = 0.1;              // cosine units
-  DecorrelationConfig decorrelation;
+  std::string ranking = "softmax";    // dgcrl: softmax | hinge
+  double margin = 0.1;                // dgcrl: cosine units
+  DecorrelationConfig decorrelation;  // dgcrl only
+  double triplet_margin = 0.2;
+  double contrastive_pos_margin = 0.0;
+  double contrastive_neg_margin = 0.5;
+  MultiSimilarityConfig multi_similarity;
+  double proxy_nca_scale = 3.0;
+  double proxy_anchor_alpha = 32.0;
+  double proxy_anchor_delta = 0.1;
 };
 
 struct TrainConfig {

@@ -1,7 +1,5 @@
 #include "loss/dgcrl.h"
 
-#include <utility>
-
 #include "model/ns_layer.h"
 
 namespace nsl {
@@ -26,18 +24,6 @@ torch::Tensor hinge_ranking_loss(const torch::Tensor& cosines, const torch::Tens
   torch::Tensor violation = torch::relu(margin + 2.0 * (cosines - cos_pos));
   const auto negative = 1.0 - torch::one_hot(labels, classes).to(cosines.dtype());
   return (violation * negative).sum(1) / static_cast<double>(classes - 1);
-}
-
-DgcrlLossImpl::DgcrlLossImpl(int64_t num_classes, int64_t dim, std::string ranking, double margin)
-    : ranking_(std::move(ranking)), margin_(margin) {
-  centers_ = register_parameter("centers", NSLayerImpl::unit(torch::randn({num_classes, dim})));
-}
-
-torch::Tensor DgcrlLossImpl::forward(const torch::Tensor& unit_embeddings,
-                                     const torch::Tensor& labels, const torch::Tensor& scale) {
-  const torch::Tensor cosines = center_cosines(unit_embeddings, centers_);
-  if (ranking_ == "hinge") return hinge_ranking_loss(cosines, labels, margin_);
-  return softmax_ranking_loss(cosines, labels, scale, margin_);
 }
 
 }  // namespace nsl

@@ -3,8 +3,6 @@
 // centers c_j = w_j / ||w_j||, logits z_ij = s cos(theta_ij).
 #include <torch/torch.h>
 
-#include <string>
-
 namespace nsl {
 
 // cos[i][j] = u_i . w_j / ||w_j|| for unit embeddings u.
@@ -20,21 +18,5 @@ torch::Tensor softmax_ranking_loss(const torch::Tensor& cosines, const torch::Te
 // using ||u - c||^2 = 2 - 2 cos for unit vectors.
 torch::Tensor hinge_ranking_loss(const torch::Tensor& cosines, const torch::Tensor& labels,
                                  double margin);
-
-// The C x d centers and the ranking; returns per-sample losses (the caller sums and divides by
-// the global batch size, so the result does not depend on how the batch is split over ranks).
-class DgcrlLossImpl : public torch::nn::Module {
- public:
-  DgcrlLossImpl(int64_t num_classes, int64_t dim, std::string ranking, double margin);
-  torch::Tensor forward(const torch::Tensor& unit_embeddings, const torch::Tensor& labels,
-                        const torch::Tensor& scale);
-  torch::Tensor& centers() { return centers_; }
-
- private:
-  torch::Tensor centers_;
-  std::string ranking_;
-  double margin_;
-};
-TORCH_MODULE(DgcrlLoss);
 
 }  // namespace nsl

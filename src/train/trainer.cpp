@@ -42,6 +42,7 @@ nlohmann::json to_json(const EpochMetrics& m) {
   j["queries"] = m.recall.queries;
   j["lone_queries"] = m.recall.lone_queries;
   j["gs_groups"] = m.gs_groups;
+  j["idle_batches"] = m.idle_batches;
   return j;
 }
 
@@ -50,8 +51,7 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
     : config_(config), comm_(comm), train_(train), test_(test), options_(std::move(options)) {
   torch::manual_seed(config_.seed);
   net_ = EmbeddingNet(config_.model, in_channels);
-  loss_ = DgcrlLoss(train_.num_classes(), config_.model.embedding_dim, config_.loss.ranking,
-                    config_.loss.margin);
+  loss_ = EmbeddingLoss(config_.loss, train_.num_classes(), config_.model.embedding_dim);
   broadcast_parameters();
 
   for (auto& p : net_->parameters()) net_params_.push_back(p);
@@ -62,7 +62,8 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
   optimizer_.set_options(opt);
   optimizer_.add_group(net_params_, 1.0, config_.train.weight_decay);
   // Centers are re-normalised by the loss; decaying their norm would only change their step size.
-  optimizer_.add_group({loss_->centers()}, config_.train.center_lr_mult, 0.0);
+  if (loss_->has_centers())
+    optimizer_.add_group({loss_->centers()}, config_.train.center_lr_mult, 0.0);
 
   auto steps = torch::tensor({train_.steps_per_epoch()}, torch::kInt64);
   comm_.all_reduce(steps, ReduceOp::kMin);
@@ -75,7 +76,7 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
                     std::to_string(train_.global_batch_size()) +
                     " images: lower train.batch_size or add data");
   }
-  if (config_.loss.decorrelation.mode == "epoch_gs") {
+  if (loss_->uses_epoch_gs()) {
     // Fails early, before any training, when C > d without block-wise mode.
     (void)epoch_gram_schmidt(loss_->centers(), config_.loss.decorrelation.alpha, config_.seed, 0,
                              config_.loss.decorrelation.blockwise);
@@ -86,38 +87,39 @@ void Trainer::broadcast_parameters() {
   torch::NoGradGuard no_grad;
   for (auto& p : net_->parameters()) comm_.broadcast(p, 0);
   for (auto& b : net_->buffers()) comm_.broadcast(b, 0);
-  comm_.broadcast(loss_->centers(), 0);
+  if (loss_->has_centers()) comm_.broadcast(loss_->centers(), 0);
 }
 
-double Trainer::forward_loss_sum(const Batch& batch, bool with_grad) {
+double Trainer::forward_loss(const Batch& batch, bool with_grad) {
   if (batch.images.size(0) == 0) return 0.0;
   const Embedding emb = net_->forward(batch.images);
-  const torch::Tensor per_sample = loss_->forward(emb.unit, batch.labels, net_->ns()->scale());
-  const torch::Tensor sum = per_sample.sum();
-  if (with_grad) {
-    (sum / static_cast<double>(train_.global_batch_size())).backward();
-  }
-  return sum.item<double>();
+  const LossStep step = loss_->forward(emb.unit, batch.labels, net_->ns()->scale(),
+                                       train_.global_batch_size(), comm_.size());
+  if (step.active == 0) ++idle_batches_;
+  if (with_grad) step.objective.backward();
+  return step.reported;
 }
 
-void Trainer::all_reduce_gradients(double& loss_sum) {
-  // Gradients are of sum(local losses) / global batch: summing over ranks gives exactly the
-  // gradient of the global mean, however the batch is split. The centers' gradient has its own
-  // buffer; the loss sum rides along with the network's.
+void Trainer::all_reduce_gradients(double& loss) {
+  // Each rank's objective is its share of the global loss (LossStep): summing the gradients over
+  // ranks gives exactly the gradient of the global loss, however the batch is split. The centers'
+  // gradient has its own buffer; the loss shares ride along with the network's.
   std::vector<torch::Tensor> grads;
   for (auto& p : net_params_) {
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
     grads.push_back(p.grad().flatten());
   }
-  grads.push_back(torch::tensor({loss_sum}, torch::kFloat32));
+  grads.push_back(torch::tensor({loss}, torch::kFloat32));
   torch::Tensor flat = torch::cat(grads);
-  torch::Tensor& centers = loss_->centers();
-  if (!centers.grad().defined()) centers.mutable_grad() = torch::zeros_like(centers);
-  torch::Tensor center_grad = centers.grad().contiguous();
   if (comm_.size() > 1) {
     comm_.all_reduce(flat, ReduceOp::kSum);
-    comm_.all_reduce(center_grad, ReduceOp::kSum);
-    if (!center_grad.is_same(centers.grad())) centers.mutable_grad().copy_(center_grad);
+    if (loss_->has_centers()) {
+      torch::Tensor& centers = loss_->centers();
+      if (!centers.grad().defined()) centers.mutable_grad() = torch::zeros_like(centers);
+      torch::Tensor center_grad = centers.grad().contiguous();
+      comm_.all_reduce(center_grad, ReduceOp::kSum);
+      if (!center_grad.is_same(centers.grad())) centers.mutable_grad().copy_(center_grad);
+    }
   }
   int64_t offset = 0;
   for (auto& p : net_params_) {
@@ -125,16 +127,16 @@ void Trainer::all_reduce_gradients(double& loss_sum) {
     p.mutable_grad().copy_(flat.slice(0, offset, offset + n).view_as(p));
     offset += n;
   }
-  loss_sum = flat[offset].item<double>();
+  loss = flat[offset].item<double>();
 }
 
 double Trainer::train_step() {
   Batch batch = train_.next_batch();
   optimizer_.zero_grad();
-  double loss_sum = forward_loss_sum(batch, true);
-  all_reduce_gradients(loss_sum);
+  double loss = forward_loss(batch, true);
+  all_reduce_gradients(loss);
   optimizer_.step();
-  return loss_sum / static_cast<double>(train_.global_batch_size());
+  return loss;
 }
 
 void Trainer::check_replicas(const torch::Tensor& tensor, const std::string& what) {
@@ -150,7 +152,7 @@ void Trainer::check_replicas(const torch::Tensor& tensor, const std::string& wha
 
 int64_t Trainer::decorrelate(int64_t epoch) {
   const auto& dc = config_.loss.decorrelation;
-  if (dc.mode != "epoch_gs") return 0;
+  if (!loss_->uses_epoch_gs()) return 0;
   torch::NoGradGuard no_grad;
   torch::Tensor& centers = loss_->centers();
   const torch::Tensor before = centers.detach().clone();
@@ -174,12 +176,18 @@ RecallResult Trainer::evaluate() {
   return recall_at_k(all.unit, all.labels, config_.eval.recall_k);
 }
 
+void Trainer::begin_epoch(int64_t epoch) {
+  train_.start_epoch(epoch);
+  loss_->start_epoch(config_.seed, epoch);
+  idle_batches_ = 0;
+}
+
 EpochMetrics Trainer::run_epoch(int64_t epoch) {
   const auto start = Clock::now();
   EpochMetrics m;
   m.epoch = epoch;
   m.steps = steps_per_epoch_;
-  train_.start_epoch(epoch);
+  begin_epoch(epoch);
   ProgressLine progress(epoch, config_.train.epochs, steps_per_epoch_);
   const bool show = options_.show_progress && comm_.is_root();
   double loss_total = 0.0;
@@ -188,10 +196,9 @@ EpochMetrics Trainer::run_epoch(int64_t epoch) {
     double loss = 0.0;
     if (epoch == 0) {
       torch::NoGradGuard no_grad;
-      double sum = forward_loss_sum(train_.next_batch(), false);
-      auto t = torch::tensor({sum}, torch::kFloat64);
+      auto t = torch::tensor({forward_loss(train_.next_batch(), false)}, torch::kFloat64);
       comm_.all_reduce(t, ReduceOp::kSum);
-      loss = t.item<double>() / static_cast<double>(train_.global_batch_size());
+      loss = t.item<double>();
     } else {
       loss = train_step();
     }
@@ -210,6 +217,9 @@ EpochMetrics Trainer::run_epoch(int64_t epoch) {
   m.loss = loss_total / static_cast<double>(steps_per_epoch_);
   m.images_per_s = static_cast<double>(steps_per_epoch_ * train_.global_batch_size()) /
                    std::max(train_seconds, 1e-9);
+  auto idle = torch::tensor({idle_batches_}, torch::kInt64);
+  comm_.all_reduce(idle, ReduceOp::kSum);
+  m.idle_batches = idle.item<int64_t>();
   if (epoch > 0) m.gs_groups = decorrelate(epoch);
   m.recall = evaluate();
   m.seconds = seconds_since(start);

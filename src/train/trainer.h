@@ -10,7 +10,7 @@
 
 #include "config/config.h"
 #include "eval/recall.h"
-#include "loss/dgcrl.h"
+#include "loss/embedding_loss.h"
 #include "model/embedding_net.h"
 #include "optim/adamw.h"
 #include "train/batch_source.h"
@@ -25,7 +25,8 @@ struct EpochMetrics {
   double images_per_s = 0.0;  // global training (epoch 0: forward-only) throughput
   double seconds = 0.0;       // wall time of the epoch, evaluation included
   int64_t steps = 0;
-  int64_t gs_groups = 0;  // Gram-Schmidt groups at this epoch's end (0: none)
+  int64_t gs_groups = 0;     // Gram-Schmidt groups at this epoch's end (0: none)
+  int64_t idle_batches = 0;  // (rank, step) batches whose loss found no pair or triplet to use
 };
 
 nlohmann::json to_json(const EpochMetrics& m);
@@ -44,6 +45,8 @@ class Trainer {
   // Epoch 0 (evaluation of the untrained network), then epochs 1..E; returns every epoch's metrics.
   std::vector<EpochMetrics> run();
 
+  // Re-seeds the sampler and the loss (iter_gs groups) for the epoch.
+  void begin_epoch(int64_t epoch);
   // One optimisation step on the next global batch; returns the global mean loss.
   double train_step();
   // Rank 0's epoch-end Gram-Schmidt, broadcast and replica check (epoch_gs); returns the groups.
@@ -53,13 +56,14 @@ class Trainer {
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
 
   EmbeddingNet& net() { return net_; }
-  DgcrlLoss& loss() { return loss_; }
+  EmbeddingLoss& loss() { return loss_; }
   AdamW& optimizer() { return optimizer_; }
 
  private:
   EpochMetrics run_epoch(int64_t epoch);
-  double forward_loss_sum(const Batch& batch, bool with_grad);
-  void all_reduce_gradients(double& loss_sum);
+  // This rank's loss share (LossStep::reported); back-propagates when with_grad.
+  double forward_loss(const Batch& batch, bool with_grad);
+  void all_reduce_gradients(double& loss);
   void broadcast_parameters();
   void check_replicas(const torch::Tensor& tensor, const std::string& what);
 
@@ -69,7 +73,8 @@ class Trainer {
   EvalSource& test_;
   TrainerOptions options_;
   EmbeddingNet net_{nullptr};
-  DgcrlLoss loss_{nullptr};
+  EmbeddingLoss loss_{nullptr};
+  int64_t idle_batches_ = 0;
   AdamW optimizer_;
   std::vector<torch::Tensor> net_params_;
   int64_t steps_per_epoch_ = 0;

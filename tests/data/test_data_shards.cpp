@@ -19,25 +19,13 @@
 #include "data/shard_reader.h"
 #include "data/shard_writer.h"
 
+#include "support/run_command.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("nsl_test_data_shards-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using TempDir = nsl::test::ScratchDir;
 
 template <typename F>
 std::string error_message(F&& f) {
@@ -419,20 +407,20 @@ nsl::Manifest sample_manifest() {
 BOOST_AUTO_TEST_CASE(manifest_round_trip_and_errors) {
   TempDir tmp;
   const nsl::Manifest m = sample_manifest();
-  nsl::write_manifest(tmp.path.string(), m);
-  const nsl::Manifest r = nsl::read_manifest(tmp.path.string());
+  nsl::write_manifest(tmp.path().string(), m);
+  const nsl::Manifest r = nsl::read_manifest(tmp.path().string());
   BOOST_CHECK_EQUAL(nsl::manifest_to_json(r).dump(), nsl::manifest_to_json(m).dump());
   BOOST_CHECK_EQUAL(r.splits.at("train").shards[1].file, "train-00001.h5");
   BOOST_CHECK_EQUAL(r.splits.at("train").shards[0].bytes, 100);
   BOOST_CHECK_EQUAL(r.splits.at("train").shards[1].bytes, -1);
   BOOST_CHECK_EQUAL(r.source["n"].get<int>(), 3);
 
-  const std::string file = (tmp.path / "manifest.json").string();
+  const std::string file = (tmp.path() / "manifest.json").string();
   // Missing key: the message names the file and the key path.
   nlohmann::json j = nsl::manifest_to_json(m);
   j["splits"]["train"]["shards"][1].erase("checksum");
   write_file(file, j.dump());
-  std::string msg = error_message([&] { nsl::read_manifest(tmp.path.string()); });
+  std::string msg = error_message([&] { nsl::read_manifest(tmp.path().string()); });
   BOOST_TEST_MESSAGE(msg);
   BOOST_CHECK(contains(msg, file));
   BOOST_CHECK(contains(msg, "splits.train.shards[1].checksum"));
@@ -440,27 +428,27 @@ BOOST_AUTO_TEST_CASE(manifest_round_trip_and_errors) {
   j = nsl::manifest_to_json(m);
   j["height"] = "four";
   write_file(file, j.dump());
-  msg = error_message([&] { nsl::read_manifest(tmp.path.string()); });
+  msg = error_message([&] { nsl::read_manifest(tmp.path().string()); });
   BOOST_CHECK(contains(msg, "height"));
 
   j = nsl::manifest_to_json(m);
   j["splits"]["train"]["class_histogram"] = {3, 3};
   write_file(file, j.dump());
-  msg = error_message([&] { nsl::read_manifest(tmp.path.string()); });
+  msg = error_message([&] { nsl::read_manifest(tmp.path().string()); });
   BOOST_CHECK(contains(msg, "num_images"));
 
   j = nsl::manifest_to_json(m);
   j["splits"]["train"]["shards"][0]["file"] = "../escape.h5";
   write_file(file, j.dump());
-  msg = error_message([&] { nsl::read_manifest(tmp.path.string()); });
+  msg = error_message([&] { nsl::read_manifest(tmp.path().string()); });
   BOOST_CHECK(contains(msg, "splits.train.shards[0].file"));
 
   write_file(file, "{ not json");
-  msg = error_message([&] { nsl::read_manifest(tmp.path.string()); });
+  msg = error_message([&] { nsl::read_manifest(tmp.path().string()); });
   BOOST_CHECK(contains(msg, file));
 
   fs::remove(file);
-  msg = error_message([&] { nsl::read_manifest(tmp.path.string()); });
+  msg = error_message([&] { nsl::read_manifest(tmp.path().string()); });
   BOOST_CHECK(contains(msg, file));
 }
 
@@ -477,7 +465,7 @@ BOOST_AUTO_TEST_CASE(dataset_writer_without_finalize_leaves_nothing) {
   }
   BOOST_CHECK(!fs::exists(out));
   BOOST_CHECK(!fs::exists(temp));
-  BOOST_CHECK(fs::is_empty(tmp.path));
+  BOOST_CHECK(fs::is_empty(tmp.path()));
 }
 
 BOOST_AUTO_TEST_CASE(dataset_writer_ids_round_robin_and_atomic_replace) {
@@ -501,7 +489,7 @@ BOOST_AUTO_TEST_CASE(dataset_writer_ids_round_robin_and_atomic_replace) {
   const nsl::Manifest m = w.finalize();
   BOOST_CHECK(!fs::exists(out + "/stale.txt"));
   BOOST_CHECK(fs::exists(out + "/manifest.json"));
-  for (const auto& entry : fs::directory_iterator(tmp.path))  // no .tmp-/.old- siblings left
+  for (const auto& entry : fs::directory_iterator(tmp.path()))  // no .tmp-/.old- siblings left
     BOOST_CHECK_EQUAL(entry.path().filename().string(), "ds");
 
   const nsl::Manifest r = nsl::read_manifest(out);

@@ -16,24 +16,13 @@
 #include "data/shard_reader.h"
 #include "data/synthetic.h"
 
+#include "support/run_command.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() / ("nsl_test_data_synthetic-" + std::to_string(::getpid()) +
-                                        "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using TempDir = nsl::test::ScratchDir;
 
 std::vector<std::string> checksums(const nsl::Manifest& m) {
   std::vector<std::string> out;
@@ -80,14 +69,14 @@ BOOST_AUTO_TEST_CASE(spec_validation) {
   bad.shards = 0;
   BOOST_CHECK_THROW(nsl::validate(bad), nsl::ConfigError);
   TempDir tmp;
-  BOOST_CHECK_THROW(nsl::write_synthetic(bad, (tmp.path / "x").string()), nsl::ConfigError);
-  BOOST_CHECK(!fs::exists(tmp.path / "x"));
+  BOOST_CHECK_THROW(nsl::write_synthetic(bad, (tmp.path() / "x").string()), nsl::ConfigError);
+  BOOST_CHECK(!fs::exists(tmp.path() / "x"));
 }
 
 BOOST_AUTO_TEST_CASE(same_seed_same_bytes_other_seed_other_bytes) {
   TempDir tmp;
-  const std::string a = (tmp.path / "a").string(), b = (tmp.path / "b").string(),
-                    c = (tmp.path / "c").string();
+  const std::string a = (tmp.path() / "a").string(), b = (tmp.path() / "b").string(),
+                    c = (tmp.path() / "c").string();
   nsl::write_synthetic(small_spec(7), a);
   // A second apart: HDF5 object headers must not record modification times.
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
@@ -108,7 +97,7 @@ BOOST_AUTO_TEST_CASE(same_seed_same_bytes_other_seed_other_bytes) {
 
 BOOST_AUTO_TEST_CASE(default_dataset_layout_and_splits) {
   TempDir tmp;
-  const std::string dir = (tmp.path / "synth").string();
+  const std::string dir = (tmp.path() / "synth").string();
   const nsl::SyntheticSpec spec;  // the defaults: 300 classes x 16 images, 32x32, 8 shards
   nsl::write_synthetic(spec, dir);
   const nsl::Manifest m = nsl::read_manifest(dir);

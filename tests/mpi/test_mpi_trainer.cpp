@@ -50,7 +50,7 @@ std::vector<double> losses(nsl::Communicator& comm, const nsl::Config& cfg, int 
   nsl::TrainerOptions opts;
   opts.show_progress = false;
   nsl::Trainer trainer(cfg, comm, train, test, 1, opts);
-  train.start_epoch(1);
+  trainer.begin_epoch(1);
   std::vector<double> out;
   for (int i = 0; i < steps; ++i) out.push_back(trainer.train_step());
   trainer.decorrelate(1);
@@ -87,6 +87,26 @@ BOOST_AUTO_TEST_CASE(replicas_identical_after_epoch_gs) {
   auto root = centers.clone();
   world().broadcast(root, 0);
   BOOST_TEST(torch::equal(root, centers));
+  world().barrier();
+  if (world().rank() == 0) std::filesystem::remove_all(data);
+}
+
+// Per-sample losses and the center penalties are also independent of the split.
+BOOST_AUTO_TEST_CASE(per_sample_losses_and_penalties_match_one_process) {
+  const std::string data = shared_dataset();
+  for (const char* variant :
+       {"loss.decorrelation.mode=iter_gs", "loss.decorrelation.mode=inner_product",
+        "loss.name=proxy_nca", "loss.name=normalized_softmax"}) {
+    BOOST_TEST_CONTEXT(variant) {
+      nsl::Config cfg = nsl::parse_config(nsl::to_yaml(config_for(data)), {variant});
+      nsl::LocalCommunicator single;
+      const auto reference = losses(single, cfg, 3, nullptr);
+      const auto distributed = losses(world(), cfg, 3, nullptr);
+      for (size_t i = 0; i < reference.size(); ++i) {
+        BOOST_TEST(distributed[i] == reference[i], boost::test_tools::tolerance(1e-4));
+      }
+    }
+  }
   world().barrier();
   if (world().rank() == 0) std::filesystem::remove_all(data);
 }

@@ -28,12 +28,15 @@ inline CommandResult run_command(const std::string& command) {
   return result;
 }
 
-// A fresh folder under the build tree's test scratch area, removed when the object goes away.
+// A fresh folder under the system's temporary folder, unique per process and object, removed when
+// the object goes away.
 class ScratchDir {
  public:
-  explicit ScratchDir(const std::string& name) {
-    path_ = std::filesystem::temp_directory_path() /
-            ("nsl_test_" + name + "_" + std::to_string(::getpid()));
+  explicit ScratchDir(const std::string& name = "scratch") {
+    static int counter = 0;
+    path_ =
+        std::filesystem::temp_directory_path() /
+        ("nsl_test_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -45,6 +48,7 @@ class ScratchDir {
   ScratchDir& operator=(const ScratchDir&) = delete;
   const std::filesystem::path& path() const { return path_; }
   std::string str() const { return path_.string(); }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
 
  private:
   std::filesystem::path path_;

@@ -1,0 +1,93 @@
+#include "loss/embedding_loss.h"
+
+#include <stdexcept>
+
+#include "loss/decorrelation.h"
+#include "loss/dgcrl.h"
+#include "loss/gram_schmidt.h"
+#include "loss/pair_losses.h"
+#include "loss/proxy_losses.h"
+#include "model/ns_layer.h"
+
+namespace nsl {
+namespace {
+
+bool is_dgcrl(const LossConfig& c) { return c.name == "dgcrl"; }
+
+bool loss_has_centers(const std::string& name) {
+  return name == "dgcrl" || name == "normalized_softmax" || name == "proxy_nca" ||
+         name == "proxy_anchor";
+}
+
+}  // namespace
+
+EmbeddingLossImpl::EmbeddingLossImpl(const LossConfig& config, int64_t num_classes, int64_t dim)
+    : config_(config) {
+  if (loss_has_centers(config_.name)) {
+    centers_ = register_parameter("centers", NSLayerImpl::unit(torch::randn({num_classes, dim})));
+  }
+}
+
+bool EmbeddingLossImpl::uses_epoch_gs() const {
+  return is_dgcrl(config_) && config_.decorrelation.mode == "epoch_gs";
+}
+
+void EmbeddingLossImpl::start_epoch(uint64_t seed, int64_t epoch) {
+  if (is_dgcrl(config_) && config_.decorrelation.mode == "iter_gs") {
+    gs_groups_ = gram_schmidt_groups(centers_.size(0), centers_.size(1), seed, epoch,
+                                     config_.decorrelation.blockwise);
+  }
+}
+
+LossStep EmbeddingLossImpl::forward(const torch::Tensor& unit, const torch::Tensor& labels,
+                                    const torch::Tensor& scale, int64_t global_batch,
+                                    int world_size) {
+  const auto& c = config_;
+  LossStep step;
+  torch::Tensor per_sample;
+  torch::Tensor batch_value;
+  if (c.name == "dgcrl" || c.name == "normalized_softmax") {
+    const auto cosines = center_cosines(unit, centers_);
+    if (c.name == "dgcrl" && c.ranking == "hinge") {
+      per_sample = hinge_ranking_loss(cosines, labels, c.margin);
+    } else {
+      per_sample = softmax_ranking_loss(cosines, labels, scale, c.name == "dgcrl" ? c.margin : 0.0);
+    }
+  } else if (c.name == "proxy_nca") {
+    per_sample = proxy_nca_loss(unit, centers_, labels, c.proxy_nca_scale);
+  } else {
+    BatchLoss b;
+    if (c.name == "triplet") {
+      b = triplet_semihard_loss(unit, labels, c.triplet_margin);
+    } else if (c.name == "contrastive") {
+      b = contrastive_loss(unit, labels, c.contrastive_pos_margin, c.contrastive_neg_margin);
+    } else if (c.name == "multi_similarity") {
+      const auto& ms = c.multi_similarity;
+      b = multi_similarity_loss(unit, labels, ms.alpha, ms.beta, ms.lambda, ms.epsilon);
+    } else {
+      b = {proxy_anchor_loss(unit, centers_, labels, c.proxy_anchor_alpha, c.proxy_anchor_delta),
+           unit.size(0)};
+    }
+    batch_value = b.value;
+    step.active = b.active;
+  }
+
+  if (per_sample.defined()) {
+    step.objective = per_sample.sum() / static_cast<double>(global_batch);
+    step.active = per_sample.size(0);
+  } else {
+    step.objective = batch_value / static_cast<double>(world_size);
+  }
+  if (is_dgcrl(c) && c.decorrelation.mode == "iter_gs") {
+    if (gs_groups_.empty()) throw std::logic_error("iter_gs: start_epoch() was not called");
+    step.objective =
+        step.objective + iter_gs_penalty(centers_, gs_groups_, c.decorrelation.lambda) / world_size;
+  } else if (is_dgcrl(c) && c.decorrelation.mode == "inner_product") {
+    step.objective =
+        step.objective + inner_product_penalty(centers_, c.decorrelation.lambda) / world_size;
+  }
+  step.reported = step.objective.item<double>();
+  return step;
+}
+
+}  // namespace nsl
