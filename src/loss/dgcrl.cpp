@@ -10,10 +10,12 @@ torch::Tensor center_cosines(const torch::Tensor& unit_embeddings, const torch::
 
 torch::Tensor softmax_ranking_loss(const torch::Tensor& cosines, const torch::Tensor& labels,
                                    const torch::Tensor& scale, double margin) {
-  const auto positive = torch::one_hot(labels, cosines.size(1)).to(cosines.dtype());
-  const torch::Tensor logits = scale * (cosines - margin * positive);
-  const torch::Tensor log_prob = torch::log_softmax(logits, 1);
-  return -log_prob.gather(1, labels.unsqueeze(1)).squeeze(1);
+  const torch::Tensor logits = scale * cosines;
+  const auto target = labels.unsqueeze(1);
+  // The margin only touches the positive logit: written into place, no C-wide one-hot.
+  const torch::Tensor positive = logits.gather(1, target) - scale * margin;
+  const torch::Tensor adjusted = logits.scatter(1, target, positive);
+  return torch::logsumexp(adjusted, 1) - positive.squeeze(1);
 }
 
 torch::Tensor hinge_ranking_loss(const torch::Tensor& cosines, const torch::Tensor& labels,

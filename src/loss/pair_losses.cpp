@@ -29,23 +29,23 @@ torch::Tensor masked_mean(const torch::Tensor& values, const torch::Tensor& mask
 BatchLoss triplet_semihard_loss(const torch::Tensor& unit, const torch::Tensor& labels,
                                 double margin) {
   const auto masks = pair_masks(labels);
-  const auto cos = torch::matmul(unit, unit.t());
-  const auto dist = (2.0 - 2.0 * cos).clamp_min(0.0);  // ||a - b||^2 for unit vectors
-  const int64_t b = unit.size(0);
-  // For each (a, p): semi-hard negatives are those with d(a,n) > d(a,p).
-  const auto d_ap = dist.unsqueeze(2);                    // [a, p, 1]
-  const auto d_an = dist.unsqueeze(1).expand({b, b, b});  // [a, ., n]
-  const auto neg = masks.negative.unsqueeze(1).expand({b, b, b});
-  const auto farther = neg & (d_an > d_ap);
+  const auto dist = (2.0 - 2.0 * torch::matmul(unit, unit.t())).clamp_min(0.0);  // ||a - b||^2
+  // Each anchor's negative distances in ascending order (non-negatives pushed to the end): the
+  // semi-hard negative of (a, p) is the first one above d(a,p), found by binary search, so the cost
+  // is O(B^2 log B) rather than O(B^3).
   const double inf = std::numeric_limits<double>::infinity();
-  const auto semi = std::get<0>(torch::where(farther, d_an, torch::full_like(d_an, inf)).min(2));
-  const auto easiest = std::get<0>(torch::where(neg, d_an, torch::full_like(d_an, -inf)).max(2));
-  const auto has_farther = farther.any(2);
-  const auto chosen = torch::where(has_farther, semi, easiest);
-  const auto valid = masks.positive & neg.any(2);
-  // Replace invalid entries before the arithmetic so that infinities never reach the gradient.
-  const auto safe = torch::where(valid, chosen, dist);
-  const auto per_pair = torch::relu(dist - safe + margin);
+  const auto sorted =
+      std::get<0>(torch::where(masks.negative, dist, torch::full_like(dist, inf)).sort(1));
+  const auto negatives = masks.negative.sum(1, true);  // [B, 1]
+  const auto first_above =
+      torch::searchsorted(sorted.detach().contiguous(), dist.detach().contiguous(), false, true);
+  // No negative farther than the positive: FaceNet's fallback, the farthest negative.
+  const auto farthest = (negatives - 1).clamp_min(0).expand_as(first_above);
+  const auto pick = torch::where(first_above < negatives, first_above, farthest);
+  const auto valid = masks.positive & (negatives > 0);
+  // Invalid entries read a finite stand-in so that no infinity reaches the gradient.
+  const auto chosen = torch::where(valid, sorted.gather(1, pick), dist);
+  const auto per_pair = torch::relu(dist - chosen + margin);
   BatchLoss out;
   out.value = masked_mean(per_pair, valid, out.active);
   return out;
