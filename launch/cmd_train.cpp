@@ -94,6 +94,12 @@ int run_train(const TrainArgs& args, JobContext& job) {
   if (args.dry_run) {
     std::cout << "# resolved config (hash " << config_hash(config) << ")\n" << to_yaml(config);
     print_dataset(data, config);
+    if (!config.model.pretrained.empty()) {
+      EmbeddingNet net(config.model, data.channels);
+      const LoadReport r = net->load_backbone_weights(config.model.pretrained);
+      std::cout << "# pretrained: " << r.loaded << " tensors fit the model (" << r.ignored.size()
+                << " classifier tensors ignored)\n";
+    }
     std::cout << "# dry run: config and data are valid; nothing was trained\n";
     return kExitOk;
   }
@@ -124,7 +130,12 @@ int run_train(const TrainArgs& args, JobContext& job) {
     std::fflush(stdout);
   };
   Trainer trainer(config, comm, train, test, data.channels, options);
-  if (comm.is_root() && config.loss.decorrelation.mode == "epoch_gs" &&
+  if (comm.is_root() && !config.model.pretrained.empty()) {
+    std::printf("# pretrained: %lld tensors from %s (%zu classifier tensors ignored)\n",
+                static_cast<long long>(trainer.pretrained().loaded),
+                config.model.pretrained.c_str(), trainer.pretrained().ignored.size());
+  }
+  if (comm.is_root() && trainer.loss()->uses_epoch_gs() &&
       train.num_classes() > config.model.embedding_dim) {
     std::printf("# epoch_gs: %lld classes > d = %lld: block-wise Gram-Schmidt in seeded groups\n",
                 static_cast<long long>(train.num_classes()),

@@ -26,6 +26,9 @@ void read_sections(YamlReader& root, Config& c) {
 
   YamlReader model = root.section("model");
   model.get("backbone", c.model.backbone);
+  model.get("pooling", c.model.pooling);
+  model.get("freeze_bn", c.model.freeze_bn);
+  model.get("pretrained", c.model.pretrained);
   model.get("channels", c.model.channels);
   model.get("norm_groups", c.model.norm_groups);
   model.get("embedding_dim", c.model.embedding_dim);
@@ -66,6 +69,7 @@ void read_sections(YamlReader& root, Config& c) {
   train.get("beta1", c.train.beta1);
   train.get("beta2", c.train.beta2);
   train.get("max_steps_per_epoch", c.train.max_steps_per_epoch);
+  train.get("freeze_backbone_epochs", c.train.freeze_backbone_epochs);
   train.get("threads_per_rank", c.train.threads_per_rank);
   train.finish();
 
@@ -130,7 +134,16 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 
 void validate_config(const Config& c) {
   require(!c.data.path.empty(), "data.path", "missing: the dataset folder (with manifest.json)");
-  require_choice(c.model.backbone, "model.backbone", {"small_cnn"});
+  require_choice(c.model.backbone, "model.backbone", {"small_cnn", "resnet18", "resnet50"});
+  require_choice(c.model.pooling, "model.pooling", {"avg", "max", "avg+max"});
+  const bool resnet = c.model.backbone != "small_cnn";
+  require(resnet || c.model.pooling == "avg", "model.pooling",
+          "small_cnn pools by average only (max and avg+max are for the resnets)");
+  require(resnet || c.model.pretrained.empty(), "model.pretrained",
+          "pretrained weights are for resnet18 / resnet50");
+  require(resnet || !c.model.freeze_bn, "model.freeze_bn", "small_cnn has no BatchNorm");
+  require(c.train.freeze_backbone_epochs >= 0 && c.train.freeze_backbone_epochs < c.train.epochs,
+          "train.freeze_backbone_epochs", "must be in [0, train.epochs)");
   require(!c.model.channels.empty() && c.model.channels.size() <= 6, "model.channels",
           "needs 1 to 6 stages");
   for (int64_t ch : c.model.channels) {
@@ -181,6 +194,9 @@ std::string to_yaml(const Config& c) {
   out << YAML::EndMap;
   out << YAML::Key << "model" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "backbone" << YAML::Value << c.model.backbone;
+  out << YAML::Key << "pooling" << YAML::Value << c.model.pooling;
+  out << YAML::Key << "freeze_bn" << YAML::Value << c.model.freeze_bn;
+  out << YAML::Key << "pretrained" << YAML::Value << c.model.pretrained;
   out << YAML::Key << "channels" << YAML::Value << YAML::Flow << c.model.channels;
   out << YAML::Key << "norm_groups" << YAML::Value << c.model.norm_groups;
   out << YAML::Key << "embedding_dim" << YAML::Value << c.model.embedding_dim;
@@ -219,6 +235,7 @@ std::string to_yaml(const Config& c) {
   out << YAML::Key << "beta1" << YAML::Value << c.train.beta1;
   out << YAML::Key << "beta2" << YAML::Value << c.train.beta2;
   out << YAML::Key << "max_steps_per_epoch" << YAML::Value << c.train.max_steps_per_epoch;
+  out << YAML::Key << "freeze_backbone_epochs" << YAML::Value << c.train.freeze_backbone_epochs;
   out << YAML::Key << "threads_per_rank" << YAML::Value << c.train.threads_per_rank;
   out << YAML::EndMap;
   out << YAML::Key << "eval" << YAML::Value << YAML::BeginMap;

@@ -14,7 +14,10 @@ struct DataConfig {
 };
 
 struct ModelConfig {
-  std::string backbone = "small_cnn";
+  std::string backbone = "small_cnn";  // small_cnn | resnet18 | resnet50
+  std::string pooling = "avg";         // resnets: avg | max | avg+max (sum); small_cnn: avg
+  bool freeze_bn = false;              // resnets: BatchNorm in eval mode (running statistics)
+  std::string pretrained;              // resnets: .safetensors weights (torchvision/timm names)
   std::vector<int64_t> channels = {32, 64, 128};  // small_cnn stages
   int64_t norm_groups = 8;  // GroupNorm groups: independent of the batch split
   int64_t embedding_dim = 64;
@@ -57,8 +60,9 @@ struct TrainConfig {
   double weight_decay = 1e-4;
   double beta1 = 0.9;
   double beta2 = 0.999;
-  int64_t max_steps_per_epoch = 0;  // 0: the whole epoch
-  int64_t threads_per_rank = 0;     // 0: cores on the node / ranks on the node
+  int64_t max_steps_per_epoch = 0;     // 0: the whole epoch
+  int64_t freeze_backbone_epochs = 0;  // the backbone's weights stay fixed for the first N epochs
+  int64_t threads_per_rank = 0;        // 0: cores on the node / ranks on the node
 };
 
 struct EvalConfig {

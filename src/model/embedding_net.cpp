@@ -1,21 +1,58 @@
 #include "model/embedding_net.h"
 
+#include <stdexcept>
+
 namespace nsl {
 
 EmbeddingNetImpl::EmbeddingNetImpl(const ModelConfig& config, int64_t in_channels)
-    : dim_(config.embedding_dim) {
-  backbone_ =
-      register_module("backbone", SmallCnn(in_channels, config.channels, config.norm_groups));
+    : pooling_(config.pooling), freeze_bn_(config.freeze_bn), dim_(config.embedding_dim) {
+  int64_t features = 0;
+  if (config.backbone == "small_cnn") {
+    small_ =
+        register_module("backbone", SmallCnn(in_channels, config.channels, config.norm_groups));
+    features = small_->output_dim();
+  } else {
+    resnet_ =
+        register_module("backbone", ResNet(config.backbone == "resnet50" ? 50 : 18, in_channels));
+    features = resnet_->output_dim();
+  }
   head_ = register_module(
       "head",
-      torch::nn::Linear(
-          torch::nn::LinearOptions(backbone_->output_dim(), config.embedding_dim).bias(false)));
+      torch::nn::Linear(torch::nn::LinearOptions(features, config.embedding_dim).bias(false)));
   ns_ = register_module("ns", NSLayer(config.scale, config.learn_scale));
+  if (freeze_bn_ && resnet_) resnet_->freeze_batchnorm();
+}
+
+torch::Tensor EmbeddingNetImpl::pool(const torch::Tensor& f) const {
+  if (pooling_ == "max") return f.amax({2, 3});
+  if (pooling_ == "avg+max") return f.mean({2, 3}) + f.amax({2, 3});
+  return f.mean({2, 3});
 }
 
 Embedding EmbeddingNetImpl::forward(const torch::Tensor& images) {
-  torch::Tensor x = head_->forward(backbone_->forward(images));
+  const torch::Tensor pooled = small_ ? small_->forward(images) : pool(resnet_->forward(images));
+  torch::Tensor x = head_->forward(pooled);
   return {x, NSLayerImpl::unit(x)};
+}
+
+std::vector<torch::Tensor> EmbeddingNetImpl::backbone_parameters() const {
+  return small_ ? small_->parameters() : resnet_->parameters();
+}
+
+std::vector<torch::Tensor> EmbeddingNetImpl::head_parameters() const {
+  std::vector<torch::Tensor> out = head_->parameters();
+  for (const auto& p : ns_->parameters()) out.push_back(p);
+  return out;
+}
+
+LoadReport EmbeddingNetImpl::load_backbone_weights(const std::string& path) {
+  if (!resnet_) throw std::logic_error("pretrained weights are for the ResNet backbones");
+  return load_pretrained(*resnet_, path);
+}
+
+void EmbeddingNetImpl::train(bool on) {
+  torch::nn::Module::train(on);
+  if (on && freeze_bn_ && resnet_) resnet_->freeze_batchnorm();
 }
 
 }  // namespace nsl

@@ -1,9 +1,13 @@
 #pragma once
-// backbone -> global pooling -> linear to d -> N-S layer.
+// backbone -> global pooling -> linear to d -> N-S layer. Backbones: the small CPU network
+// (pools inside, average only) or torchvision-compatible ResNet-18/50 (pooled here: avg, max or
+// their sum).
 #include <torch/torch.h>
 
 #include "config/config.h"
 #include "model/ns_layer.h"
+#include "model/resnet.h"
+#include "model/safetensors.h"
 #include "model/small_cnn.h"
 
 namespace nsl {
@@ -19,11 +23,23 @@ class EmbeddingNetImpl : public torch::nn::Module {
   Embedding forward(const torch::Tensor& images);
   NSLayer& ns() { return ns_; }
   int64_t dim() const { return dim_; }
+  // The backbone's parameters (frozen during train.freeze_backbone_epochs); the rest is the head.
+  std::vector<torch::Tensor> backbone_parameters() const;
+  std::vector<torch::Tensor> head_parameters() const;
+  // model.pretrained into the ResNet backbone.
+  LoadReport load_backbone_weights(const std::string& path);
+  // Keeps frozen BatchNorm layers in eval mode whenever the network is put in training mode.
+  void train(bool on = true) override;
 
  private:
-  SmallCnn backbone_{nullptr};
+  torch::Tensor pool(const torch::Tensor& features) const;
+
+  SmallCnn small_{nullptr};
+  ResNet resnet_{nullptr};
   torch::nn::Linear head_{nullptr};
   NSLayer ns_{nullptr};
+  std::string pooling_;
+  bool freeze_bn_ = false;
   int64_t dim_;
 };
 TORCH_MODULE(EmbeddingNet);

@@ -5,11 +5,16 @@
 
 namespace nsl {
 
-void AdamW::add_group(std::vector<torch::Tensor> params, double lr_mult, double weight_decay) {
+int AdamW::add_group(std::vector<torch::Tensor> params, double lr_mult, double weight_decay) {
+  const int group = static_cast<int>(frozen_.size());
+  frozen_.push_back(false);
   for (auto& p : params) {
-    slots_.push_back({p, torch::zeros_like(p), torch::zeros_like(p), lr_mult, weight_decay});
+    slots_.push_back({p, torch::zeros_like(p), torch::zeros_like(p), lr_mult, weight_decay, group});
   }
+  return group;
 }
+
+void AdamW::set_frozen(int group, bool frozen) { frozen_.at(static_cast<size_t>(group)) = frozen; }
 
 void AdamW::zero_grad() {
   for (auto& s : slots_) {
@@ -24,7 +29,7 @@ void AdamW::step() {
   const double bias2 = 1.0 - std::pow(options_.beta2, static_cast<double>(steps_));
   for (auto& s : slots_) {
     const torch::Tensor& g = s.param.grad();
-    if (!g.defined()) continue;
+    if (!g.defined() || frozen_[static_cast<size_t>(s.group)]) continue;
     const double lr = options_.lr * s.lr_mult;
     if (s.weight_decay != 0.0) s.param.mul_(1.0 - lr * s.weight_decay);
     s.exp_avg.mul_(options_.beta1).add_(g, 1.0 - options_.beta1);

@@ -18,8 +18,10 @@ struct AdamWOptions {
 
 class AdamW {
  public:
-  // Each group has its own learning-rate multiplier and weight decay.
-  void add_group(std::vector<torch::Tensor> params, double lr_mult, double weight_decay);
+  // Each group has its own learning-rate multiplier and weight decay; returns the group's id.
+  int add_group(std::vector<torch::Tensor> params, double lr_mult, double weight_decay);
+  // A frozen group is skipped by step(): no update, no weight decay, moments kept.
+  void set_frozen(int group, bool frozen);
   void set_options(const AdamWOptions& options) { options_ = options; }
   const AdamWOptions& options() const { return options_; }
 
@@ -37,11 +39,13 @@ class AdamW {
   struct Slot {
     torch::Tensor param, exp_avg, exp_avg_sq;
     double lr_mult, weight_decay;
+    int group;
   };
   Slot* find(const torch::Tensor& param);
 
   AdamWOptions options_;
   std::vector<Slot> slots_;
+  std::vector<bool> frozen_;
   int64_t steps_ = 0;
 };
 

@@ -51,6 +51,9 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
     : config_(config), comm_(comm), train_(train), test_(test), options_(std::move(options)) {
   torch::manual_seed(config_.seed);
   net_ = EmbeddingNet(config_.model, in_channels);
+  if (!config_.model.pretrained.empty()) {
+    pretrained_ = net_->load_backbone_weights(config_.model.pretrained);
+  }
   loss_ = EmbeddingLoss(config_.loss, train_.num_classes(), config_.model.embedding_dim);
   broadcast_parameters();
 
@@ -60,7 +63,9 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
   opt.beta1 = config_.train.beta1;
   opt.beta2 = config_.train.beta2;
   optimizer_.set_options(opt);
-  optimizer_.add_group(net_params_, 1.0, config_.train.weight_decay);
+  backbone_group_ =
+      optimizer_.add_group(net_->backbone_parameters(), 1.0, config_.train.weight_decay);
+  optimizer_.add_group(net_->head_parameters(), 1.0, config_.train.weight_decay);
   // Centers are re-normalised by the loss; decaying their norm would only change their step size.
   if (loss_->has_centers())
     optimizer_.add_group({loss_->centers()}, config_.train.center_lr_mult, 0.0);
@@ -177,6 +182,8 @@ RecallResult Trainer::evaluate() {
 }
 
 void Trainer::begin_epoch(int64_t epoch) {
+  optimizer_.set_frozen(backbone_group_,
+                        epoch >= 1 && epoch <= config_.train.freeze_backbone_epochs);
   train_.start_epoch(epoch);
   loss_->start_epoch(config_.seed, epoch);
   idle_batches_ = 0;

@@ -58,6 +58,8 @@ class Trainer {
   EmbeddingNet& net() { return net_; }
   EmbeddingLoss& loss() { return loss_; }
   AdamW& optimizer() { return optimizer_; }
+  // What model.pretrained loaded (empty when none).
+  const LoadReport& pretrained() const { return pretrained_; }
 
  private:
   EpochMetrics run_epoch(int64_t epoch);
@@ -75,6 +77,8 @@ class Trainer {
   EmbeddingNet net_{nullptr};
   EmbeddingLoss loss_{nullptr};
   int64_t idle_batches_ = 0;
+  int backbone_group_ = 0;
+  LoadReport pretrained_;
   AdamW optimizer_;
   std::vector<torch::Tensor> net_params_;
   int64_t steps_per_epoch_ = 0;

@@ -174,3 +174,39 @@ BOOST_AUTO_TEST_CASE(every_loss_and_decorrelation_mode_trains) {
     }
   }
 }
+
+BOOST_AUTO_TEST_CASE(frozen_backbone_and_frozen_batchnorm_do_not_move) {
+  const nsl::Config cfg = nsl::parse_config(
+      "data: {path: unused}\n"
+      "model: {backbone: resnet18, freeze_bn: true, embedding_dim: 8, scale: 4}\n"
+      "train: {epochs: 2, batch_size: 8, lr: 0.01, freeze_backbone_epochs: 1}\n");
+  nsl::LocalCommunicator comm;
+  nsl::test::MemoryTrainSource train(nsl::test::make_pattern_data(4, 4, 13, 16), 4, 8);
+  nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(4, 2, 14, 16));
+  nsl::TrainerOptions opts;
+  opts.show_progress = false;
+  nsl::Trainer trainer(cfg, comm, train, test, 1, opts);
+  auto snapshot = [](const std::vector<torch::Tensor>& v) {
+    std::vector<torch::Tensor> out;
+    for (const auto& t : v) out.push_back(t.detach().clone());
+    return out;
+  };
+  const auto backbone0 = snapshot(trainer.net()->backbone_parameters());
+  const auto head0 = snapshot(trainer.net()->head_parameters());
+  const auto running0 = trainer.net()->named_buffers()["backbone.bn1.running_mean"].clone();
+
+  trainer.begin_epoch(1);  // frozen epoch
+  trainer.train_step();
+  const auto backbone1 = trainer.net()->backbone_parameters();
+  for (size_t i = 0; i < backbone0.size(); ++i)
+    BOOST_TEST(torch::equal(backbone0[i], backbone1[i]));
+  BOOST_TEST(!torch::equal(head0[0], trainer.net()->head_parameters()[0]));
+
+  trainer.begin_epoch(2);  // unfrozen
+  trainer.train_step();
+  BOOST_TEST(!torch::equal(backbone0[0], trainer.net()->backbone_parameters()[0]));
+  // BatchNorm statistics never move when frozen, even after evaluation switched modes.
+  trainer.evaluate();
+  trainer.train_step();
+  BOOST_TEST(torch::equal(running0, trainer.net()->named_buffers()["backbone.bn1.running_mean"]));
+}
