@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "common/error.h"
 #include "common/fnv.h"
@@ -15,71 +16,107 @@
 namespace nsl {
 namespace {
 
-void read_sections(YamlReader& root, Config& c) {
-  root.get("seed", c.seed);
-
-  YamlReader data = root.section("data");
-  data.get("path", c.data.path);
-  data.get("train_split", c.data.train_split);
-  data.get("test_split", c.data.test_split);
-  data.finish();
-
-  YamlReader model = root.section("model");
-  model.get("backbone", c.model.backbone);
-  model.get("pooling", c.model.pooling);
-  model.get("freeze_bn", c.model.freeze_bn);
-  model.get("pretrained", c.model.pretrained);
-  model.get("channels", c.model.channels);
-  model.get("norm_groups", c.model.norm_groups);
-  model.get("embedding_dim", c.model.embedding_dim);
-  model.get("scale", c.model.scale);
-  model.get("learn_scale", c.model.learn_scale);
-  model.finish();
-
-  YamlReader loss = root.section("loss");
-  loss.get("name", c.loss.name);
-  loss.get("ranking", c.loss.ranking);
-  loss.get("margin", c.loss.margin);
-  YamlReader decor = loss.section("decorrelation");
-  decor.get("mode", c.loss.decorrelation.mode);
-  decor.get("alpha", c.loss.decorrelation.alpha);
-  decor.get("lambda", c.loss.decorrelation.lambda);
-  decor.get("blockwise", c.loss.decorrelation.blockwise);
-  decor.finish();
-  loss.get("triplet_margin", c.loss.triplet_margin);
-  loss.get("contrastive_pos_margin", c.loss.contrastive_pos_margin);
-  loss.get("contrastive_neg_margin", c.loss.contrastive_neg_margin);
-  YamlReader ms = loss.section("multi_similarity");
-  ms.get("alpha", c.loss.multi_similarity.alpha);
-  ms.get("beta", c.loss.multi_similarity.beta);
-  ms.get("lambda", c.loss.multi_similarity.lambda);
-  ms.get("epsilon", c.loss.multi_similarity.epsilon);
-  ms.finish();
-  loss.get("proxy_nca_scale", c.loss.proxy_nca_scale);
-  loss.get("proxy_anchor_alpha", c.loss.proxy_anchor_alpha);
-  loss.get("proxy_anchor_delta", c.loss.proxy_anchor_delta);
-  loss.finish();
-
-  YamlReader train = root.section("train");
-  train.get("epochs", c.train.epochs);
-  train.get("batch_size", c.train.batch_size);
-  train.get("lr", c.train.lr);
-  train.get("center_lr_mult", c.train.center_lr_mult);
-  train.get("weight_decay", c.train.weight_decay);
-  train.get("beta1", c.train.beta1);
-  train.get("beta2", c.train.beta2);
-  train.get("max_steps_per_epoch", c.train.max_steps_per_epoch);
-  train.get("freeze_backbone_epochs", c.train.freeze_backbone_epochs);
-  train.get("threads_per_rank", c.train.threads_per_rank);
-  train.finish();
-
-  YamlReader eval = root.section("eval");
-  eval.get("recall_k", c.eval.recall_k);
-  eval.get("batch_size", c.eval.batch_size);
-  eval.finish();
-
-  root.finish();
+// The schema: every key once, in order. ReadVisitor fills a Config from YAML (strictly), and
+// WriteVisitor emits the resolved YAML, so reading and printing can never disagree on a key.
+template <typename Visitor>
+void visit_config(Visitor& root, Config& c) {
+  root.field("seed", c.seed);
+  root.section("data", [&](auto& s) {
+    s.field("path", c.data.path);
+    s.field("train_split", c.data.train_split);
+    s.field("test_split", c.data.test_split);
+  });
+  root.section("model", [&](auto& s) {
+    s.field("backbone", c.model.backbone);
+    s.field("pooling", c.model.pooling);
+    s.field("freeze_bn", c.model.freeze_bn);
+    s.field("pretrained", c.model.pretrained);
+    s.field("channels", c.model.channels);
+    s.field("norm_groups", c.model.norm_groups);
+    s.field("embedding_dim", c.model.embedding_dim);
+    s.field("scale", c.model.scale);
+    s.field("learn_scale", c.model.learn_scale);
+  });
+  root.section("loss", [&](auto& s) {
+    s.field("name", c.loss.name);
+    s.field("ranking", c.loss.ranking);
+    s.field("margin", c.loss.margin);
+    s.section("decorrelation", [&](auto& d) {
+      d.field("mode", c.loss.decorrelation.mode);
+      d.field("alpha", c.loss.decorrelation.alpha);
+      d.field("lambda", c.loss.decorrelation.lambda);
+      d.field("blockwise", c.loss.decorrelation.blockwise);
+    });
+    s.field("triplet_margin", c.loss.triplet_margin);
+    s.field("contrastive_pos_margin", c.loss.contrastive_pos_margin);
+    s.field("contrastive_neg_margin", c.loss.contrastive_neg_margin);
+    s.section("multi_similarity", [&](auto& m) {
+      m.field("alpha", c.loss.multi_similarity.alpha);
+      m.field("beta", c.loss.multi_similarity.beta);
+      m.field("lambda", c.loss.multi_similarity.lambda);
+      m.field("epsilon", c.loss.multi_similarity.epsilon);
+    });
+    s.field("proxy_nca_scale", c.loss.proxy_nca_scale);
+    s.field("proxy_anchor_alpha", c.loss.proxy_anchor_alpha);
+    s.field("proxy_anchor_delta", c.loss.proxy_anchor_delta);
+  });
+  root.section("train", [&](auto& s) {
+    s.field("epochs", c.train.epochs);
+    s.field("batch_size", c.train.batch_size);
+    s.field("lr", c.train.lr);
+    s.field("center_lr_mult", c.train.center_lr_mult);
+    s.field("weight_decay", c.train.weight_decay);
+    s.field("beta1", c.train.beta1);
+    s.field("beta2", c.train.beta2);
+    s.field("max_steps_per_epoch", c.train.max_steps_per_epoch);
+    s.field("freeze_backbone_epochs", c.train.freeze_backbone_epochs);
+    s.field("threads_per_rank", c.train.threads_per_rank);
+  });
+  root.section("eval", [&](auto& s) {
+    s.field("recall_k", c.eval.recall_k);
+    s.field("batch_size", c.eval.batch_size);
+  });
 }
+
+class ReadVisitor {
+ public:
+  explicit ReadVisitor(YamlReader reader) : reader_(std::move(reader)) {}
+  template <typename T>
+  void field(const char* key, T& value) {
+    reader_.get(key, value);
+  }
+  template <typename Body>
+  void section(const char* key, Body&& body) {
+    ReadVisitor sub(reader_.section(key));
+    body(sub);
+    sub.finish();
+  }
+  void finish() const { reader_.finish(); }
+
+ private:
+  YamlReader reader_;
+};
+
+class WriteVisitor {
+ public:
+  explicit WriteVisitor(YAML::Emitter& out) : out_(out) {}
+  template <typename T>
+  void field(const char* key, const T& value) {
+    out_ << YAML::Key << key << YAML::Value << value;
+  }
+  void field(const char* key, const std::vector<int64_t>& value) {
+    out_ << YAML::Key << key << YAML::Value << YAML::Flow << value;
+  }
+  template <typename Body>
+  void section(const char* key, Body&& body) {
+    out_ << YAML::Key << key << YAML::Value << YAML::BeginMap;
+    body(*this);
+    out_ << YAML::EndMap;
+  }
+
+ private:
+  YAML::Emitter& out_;
+};
 
 void require(bool ok, const std::string& key, const std::string& message) {
   if (!ok) throw ConfigError("config key '" + key + "': " + message);
@@ -111,9 +148,10 @@ Config parse_config(const std::string& yaml_text, const std::vector<std::string>
   for (const auto& assignment : overrides) apply_override(root, assignment, overridden);
 
   Config config;
-  YamlReader reader(root, "", &overridden);
+  ReadVisitor reader(YamlReader(root, "", &overridden));
   try {
-    read_sections(reader, config);
+    visit_config(reader, config);
+    reader.finish();
   } catch (const ConfigError& e) {
     throw ConfigError(origin + ": " + e.what());
   }
@@ -183,65 +221,14 @@ void validate_config(const Config& c) {
   require(c.eval.batch_size >= 1, "eval.batch_size", "must be >= 1");
 }
 
-std::string to_yaml(const Config& c) {
+std::string to_yaml(const Config& config) {
+  Config copy = config;
   YAML::Emitter out;
+  // 15 significant digits: 0.1 prints as 0.1, and decimal -> double -> decimal is exact.
+  out.SetDoublePrecision(15);
   out << YAML::BeginMap;
-  out << YAML::Key << "seed" << YAML::Value << c.seed;
-  out << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "path" << YAML::Value << c.data.path;
-  out << YAML::Key << "train_split" << YAML::Value << c.data.train_split;
-  out << YAML::Key << "test_split" << YAML::Value << c.data.test_split;
-  out << YAML::EndMap;
-  out << YAML::Key << "model" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "backbone" << YAML::Value << c.model.backbone;
-  out << YAML::Key << "pooling" << YAML::Value << c.model.pooling;
-  out << YAML::Key << "freeze_bn" << YAML::Value << c.model.freeze_bn;
-  out << YAML::Key << "pretrained" << YAML::Value << c.model.pretrained;
-  out << YAML::Key << "channels" << YAML::Value << YAML::Flow << c.model.channels;
-  out << YAML::Key << "norm_groups" << YAML::Value << c.model.norm_groups;
-  out << YAML::Key << "embedding_dim" << YAML::Value << c.model.embedding_dim;
-  out << YAML::Key << "scale" << YAML::Value << c.model.scale;
-  out << YAML::Key << "learn_scale" << YAML::Value << c.model.learn_scale;
-  out << YAML::EndMap;
-  out << YAML::Key << "loss" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "name" << YAML::Value << c.loss.name;
-  out << YAML::Key << "ranking" << YAML::Value << c.loss.ranking;
-  out << YAML::Key << "margin" << YAML::Value << c.loss.margin;
-  out << YAML::Key << "decorrelation" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "mode" << YAML::Value << c.loss.decorrelation.mode;
-  out << YAML::Key << "alpha" << YAML::Value << c.loss.decorrelation.alpha;
-  out << YAML::Key << "lambda" << YAML::Value << c.loss.decorrelation.lambda;
-  out << YAML::Key << "blockwise" << YAML::Value << c.loss.decorrelation.blockwise;
-  out << YAML::EndMap;
-  out << YAML::Key << "triplet_margin" << YAML::Value << c.loss.triplet_margin;
-  out << YAML::Key << "contrastive_pos_margin" << YAML::Value << c.loss.contrastive_pos_margin;
-  out << YAML::Key << "contrastive_neg_margin" << YAML::Value << c.loss.contrastive_neg_margin;
-  out << YAML::Key << "multi_similarity" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "alpha" << YAML::Value << c.loss.multi_similarity.alpha;
-  out << YAML::Key << "beta" << YAML::Value << c.loss.multi_similarity.beta;
-  out << YAML::Key << "lambda" << YAML::Value << c.loss.multi_similarity.lambda;
-  out << YAML::Key << "epsilon" << YAML::Value << c.loss.multi_similarity.epsilon;
-  out << YAML::EndMap;
-  out << YAML::Key << "proxy_nca_scale" << YAML::Value << c.loss.proxy_nca_scale;
-  out << YAML::Key << "proxy_anchor_alpha" << YAML::Value << c.loss.proxy_anchor_alpha;
-  out << YAML::Key << "proxy_anchor_delta" << YAML::Value << c.loss.proxy_anchor_delta;
-  out << YAML::EndMap;
-  out << YAML::Key << "train" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "epochs" << YAML::Value << c.train.epochs;
-  out << YAML::Key << "batch_size" << YAML::Value << c.train.batch_size;
-  out << YAML::Key << "lr" << YAML::Value << c.train.lr;
-  out << YAML::Key << "center_lr_mult" << YAML::Value << c.train.center_lr_mult;
-  out << YAML::Key << "weight_decay" << YAML::Value << c.train.weight_decay;
-  out << YAML::Key << "beta1" << YAML::Value << c.train.beta1;
-  out << YAML::Key << "beta2" << YAML::Value << c.train.beta2;
-  out << YAML::Key << "max_steps_per_epoch" << YAML::Value << c.train.max_steps_per_epoch;
-  out << YAML::Key << "freeze_backbone_epochs" << YAML::Value << c.train.freeze_backbone_epochs;
-  out << YAML::Key << "threads_per_rank" << YAML::Value << c.train.threads_per_rank;
-  out << YAML::EndMap;
-  out << YAML::Key << "eval" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "recall_k" << YAML::Value << YAML::Flow << c.eval.recall_k;
-  out << YAML::Key << "batch_size" << YAML::Value << c.eval.batch_size;
-  out << YAML::EndMap;
+  WriteVisitor writer(out);
+  visit_config(writer, copy);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -1,5 +1,7 @@
 #include "loss/dgcrl.h"
 
+#include <algorithm>
+
 #include "model/ns_layer.h"
 
 namespace nsl {
@@ -25,7 +27,8 @@ torch::Tensor hinge_ranking_loss(const torch::Tensor& cosines, const torch::Tens
   // m + (2 - 2 cos_y) - (2 - 2 cos_j) = m + 2 (cos_j - cos_y)
   torch::Tensor violation = torch::relu(margin + 2.0 * (cosines - cos_pos));
   const auto negative = 1.0 - torch::one_hot(labels, classes).to(cosines.dtype());
-  return (violation * negative).sum(1) / static_cast<double>(classes - 1);
+  // One class has no negatives: the loss is 0 (never 0/0).
+  return (violation * negative).sum(1) / static_cast<double>(std::max<int64_t>(classes - 1, 1));
 }
 
 }  // namespace nsl

@@ -211,3 +211,27 @@ BOOST_AUTO_TEST_CASE(ns_layer_scales_unit_vectors) {
   BOOST_TEST(learned->parameters().size() == 1u);
   BOOST_TEST(learned->scale().item<float>() == 128.0f, boost::test_tools::tolerance(1e-5f));
 }
+
+BOOST_AUTO_TEST_CASE(one_class_and_duplicate_centers_give_no_nan) {
+  for (bool hinge : {false, true}) {
+    BOOST_TEST_CONTEXT((hinge ? "hinge" : "softmax")) {
+      // C = 1: the only center is every sample's positive; nothing to rank against.
+      auto x = torch::randn({3, 4}).requires_grad_(true);
+      auto w1 = torch::randn({1, 4}).requires_grad_(true);
+      auto l1 = implementation_loss(x, w1, torch::zeros({3}, torch::kInt64), 16, 0.1, hinge);
+      // Duplicate centers: two classes with the same direction.
+      auto w2 = torch::ones({2, 4}).requires_grad_(true);
+      auto l2 = implementation_loss(x, w2, torch::tensor({0, 1, 1}, torch::kInt64), 16, 0.1, hinge);
+      (l1 + l2).backward();
+      BOOST_TEST(std::isfinite(l1.item<float>()));
+      BOOST_TEST(std::isfinite(l2.item<float>()));
+      BOOST_TEST(torch::isfinite(x.grad()).all().item<bool>());
+      BOOST_TEST(torch::isfinite(w1.grad()).all().item<bool>());
+      BOOST_TEST(torch::isfinite(w2.grad()).all().item<bool>());
+    }
+  }
+  // Softmax with C = 1: -log(1) = 0 exactly.
+  const auto l = nsl::softmax_ranking_loss(
+      torch::tensor({{0.3f}}), torch::zeros({1}, torch::kInt64), torch::full({}, 32.0f), 0.1);
+  BOOST_TEST(l.item<float>() == 0.0f);
+}
