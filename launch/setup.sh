@@ -34,7 +34,7 @@ fi
 
 BUILD_DIR=${NSL_BUILD_DIR:-build}
 JOBS=${NSL_JOBS:-$(nproc)}
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+export CCACHE_DIR=${CCACHE_DIR:-${HOME:-/root}/.cache/ccache}
 # Relative paths in ccache's keys: clones in other folders reuse each other's objects.
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 # shellcheck disable=SC2086
