@@ -9,9 +9,6 @@ BUILD_DIR=${NSL_BUILD_DIR:-build}
 echo "test: clang-format check"
 launch/check_format.sh
 cd "$BUILD_DIR"
-set +e
-ctest --output-on-failure --timeout 900 "$@"
-rc=$?
-set -e
-echo "test: ctest exit code $rc after $(( $(date +%s) - start )) s"
-exit $rc
+echo "test: set-up, build and format check took $(( $(date +%s) - start )) s; running ctest"
+# ctest's own summary stays the last thing printed; its exit code is the script's.
+exec ctest --output-on-failure --timeout 900 "$@"
