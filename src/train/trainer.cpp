@@ -8,6 +8,7 @@
 #include "common/fnv.h"
 #include "eval/embed.h"
 #include "loss/decorrelation.h"
+#include "loss/gram_schmidt.h"
 #include "train/checkpoint.h"
 #include "train/metrics_log.h"
 #include "train/progress.h"
@@ -82,9 +83,10 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
                     " images: lower train.batch_size or add data");
   }
   if (loss_->uses_epoch_gs()) {
-    // Fails early, before any training, when C > d without block-wise mode.
-    (void)epoch_gram_schmidt(loss_->centers(), config_.loss.decorrelation.alpha, config_.seed, 0,
-                             config_.loss.decorrelation.blockwise);
+    // Fails early, before any training, when C > d without block-wise mode. Only the grouping is
+    // needed for that check, not a Gram-Schmidt pass over the centers.
+    gram_schmidt_groups(train_.num_classes(), config_.model.embedding_dim, config_.seed, 0,
+                        config_.loss.decorrelation.blockwise);
   }
 }
 
