@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/seed.h"
+#include "data/shard_checks.h"
 #include "data/shard_reader.h"
 
 namespace nsl {
@@ -16,36 +17,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Reads shard `s` of `split` and checks it against the manifest.
 ShardContents load_shard(const std::string& dir, const Manifest& m, const std::string& split,
                          int64_t s) {
-  const Manifest::Split& sp = m.splits.at(split);
-  const auto& entry = sp.shards[static_cast<size_t>(s)];
-  const std::string path = (fs::path(dir) / entry.file).string();
-  ShardContents c = read_shard(path);
-  const auto fail = [&](const std::string& what) {
-    throw DataError("shard '" + path + "' (split '" + split + "', shard " + std::to_string(s) +
-                    ") disagrees with the manifest: " + what +
-                    "; re-run the converter (nsl_dist prep) to rewrite the dataset");
-  };
-  if (c.split != split) fail("its split attribute is '" + c.split + "'");
-  if (c.shard_index != s || c.num_shards != static_cast<int64_t>(sp.shards.size()))
-    fail("it says shard " + std::to_string(c.shard_index) + " of " + std::to_string(c.num_shards));
-  if (c.images.size(0) != entry.count)
-    fail("it has " + std::to_string(c.images.size(0)) + " samples, the manifest records " +
-         std::to_string(entry.count));
-  if (c.images.size(1) != m.height || c.images.size(2) != m.width || c.images.size(3) != m.channels)
-    fail("its image size differs from the manifest's " + std::to_string(m.height) + "x" +
-         std::to_string(m.width) + "x" + std::to_string(m.channels));
-  if (c.labels.numel() > 0) {
-    const int64_t lo = c.labels.min().item<int64_t>();
-    const int64_t hi = c.labels.max().item<int64_t>();
-    if (lo < 0 || hi >= sp.num_classes)
-      fail("labels lie in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], outside [0, " +
-           std::to_string(sp.num_classes) + ")");
-  }
+  ShardFile file = open_checked_shard(dir, m, split, s);
+  ShardContents c;
+  c.split = file.split();
+  c.shard_index = file.shard_index();
+  c.num_shards = file.num_shards();
+  c.images = file.read_images();
+  c.labels = file.read_labels();
+  check_shard_labels(file, c.labels, m.splits.at(split).num_classes);
   return c;
 }
+
+}  // namespace
 
 std::vector<int64_t> shard_offsets(const Manifest::Split& sp) {
   std::vector<int64_t> offsets;
@@ -56,8 +41,6 @@ std::vector<int64_t> shard_offsets(const Manifest::Split& sp) {
   }
   return offsets;
 }
-
-}  // namespace
 
 torch::Tensor normalise_images(const torch::Tensor& images) {
   return images.permute({0, 3, 1, 2}).to(torch::kFloat32).div(255.0).sub(0.5).div(0.5).contiguous();

@@ -28,6 +28,9 @@ torch::Tensor normalise_images(const torch::Tensor& images_nhwc_uint8);
 std::vector<int64_t> owned_shards(int64_t num_shards, int64_t rank, int64_t world_size,
                                   const std::string& dataset_dir, const std::string& split);
 
+// Global index of each shard's first sample: the running sum of the shards' counts.
+std::vector<int64_t> shard_offsets(const Manifest::Split& split);
+
 class ShardTrainSource : public TrainBatchSource {
  public:
   ShardTrainSource(const std::string& dataset_dir, const std::string& split, int64_t rank,

@@ -2,11 +2,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
 #include "common/error.h"
 #include "config/config.h"
 #include "data/manifest.h"
 #include "data/shard_batch_source.h"
+#include "data/train_source.h"
 #include "launch/commands.h"
 #include "launch/job_context.h"
 #include "launch/threads.h"
@@ -115,8 +117,8 @@ int run_train(const TrainArgs& args, JobContext& job) {
     std::fflush(stdout);
   }
 
-  ShardTrainSource train(config.data.path, config.data.train_split, comm.rank(), comm.size(),
-                         config.train.batch_size, config.seed);
+  const std::unique_ptr<TrainBatchSource> train =
+      make_train_source(config, comm.rank(), comm.size());
   ShardEvalSource test(config.data.path, config.data.test_split, comm.rank(), comm.size());
 
   TrainerOptions options;
@@ -129,16 +131,16 @@ int run_train(const TrainArgs& args, JobContext& job) {
                 m.images_per_s, m.seconds, m.epoch == 0 ? "  (untrained)" : "");
     std::fflush(stdout);
   };
-  Trainer trainer(config, comm, train, test, data.channels, options);
+  Trainer trainer(config, comm, *train, test, data.channels, options);
   if (comm.is_root() && !config.model.pretrained.empty()) {
     std::printf("# pretrained: %lld tensors from %s (%zu classifier tensors ignored)\n",
                 static_cast<long long>(trainer.pretrained().loaded),
                 config.model.pretrained.c_str(), trainer.pretrained().ignored.size());
   }
   if (comm.is_root() && trainer.loss()->uses_epoch_gs() &&
-      train.num_classes() > config.model.embedding_dim) {
+      train->num_classes() > config.model.embedding_dim) {
     std::printf("# epoch_gs: %lld classes > d = %lld: block-wise Gram-Schmidt in seeded groups\n",
-                static_cast<long long>(train.num_classes()),
+                static_cast<long long>(train->num_classes()),
                 static_cast<long long>(config.model.embedding_dim));
   }
   const std::vector<EpochMetrics> history = trainer.run();

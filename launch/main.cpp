@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "common/allocator.h"
 #include "common/error.h"
 #include "launch/commands.h"
 #include "launch/job_context.h"
@@ -24,6 +25,7 @@ int report(nsl::JobContext& job, int code, const char* kind, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  nsl::keep_freed_memory();
   CLI::App app{"nsl_dist: distributed DGCRL trainer for fine-grained image retrieval"};
   app.require_subcommand(1);
   nsl::TrainArgs train;

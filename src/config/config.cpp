@@ -63,6 +63,8 @@ void visit_config(Visitor& root, Config& c) {
   root.section("train", [&](auto& s) {
     s.field("epochs", c.train.epochs);
     s.field("batch_size", c.train.batch_size);
+    s.field("sampler", c.train.sampler);
+    s.field("pk_images_per_class", c.train.pk_images_per_class);
     s.field("lr", c.train.lr);
     s.field("center_lr_mult", c.train.center_lr_mult);
     s.field("weight_decay", c.train.weight_decay);
@@ -209,6 +211,13 @@ void validate_config(const Config& c) {
           "loss.decorrelation.alpha", "must be in [0, 1]");
   require(c.train.epochs >= 1, "train.epochs", "must be >= 1");
   require(c.train.batch_size >= 2, "train.batch_size", "must be >= 2");
+  require_choice(c.train.sampler, "train.sampler", {"uniform", "pk"});
+  require(c.train.pk_images_per_class >= 2, "train.pk_images_per_class",
+          "must be >= 2 (every class in a batch needs a positive pair)");
+  require(c.train.sampler != "pk" || c.train.batch_size % c.train.pk_images_per_class == 0,
+          "train.batch_size",
+          "must be a multiple of train.pk_images_per_class (" +
+              std::to_string(c.train.pk_images_per_class) + ") with train.sampler: pk");
   require(c.train.lr > 0.0 && std::isfinite(c.train.lr), "train.lr", "must be > 0");
   require(c.train.center_lr_mult > 0.0, "train.center_lr_mult", "must be > 0");
   require(c.train.weight_decay >= 0.0, "train.weight_decay", "must be >= 0");

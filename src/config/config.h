@@ -54,7 +54,9 @@ struct LossConfig {
 
 struct TrainConfig {
   int64_t epochs = 10;
-  int64_t batch_size = 64;  // global: split across ranks
+  int64_t batch_size = 64;          // global: split across ranks
+  std::string sampler = "uniform";  // uniform | pk (P = batch_size / K classes x K images)
+  int64_t pk_images_per_class = 4;  // K of the pk sampler
   double lr = 1e-3;
   double center_lr_mult = 10.0;
   double weight_decay = 1e-4;

@@ -16,6 +16,12 @@ torch::Tensor softmax_ranking_loss(const torch::Tensor& cosines, const torch::Te
 
 // hinge ranking, per sample: 1/(C-1) sum_{j != y} max(0, m + ||u - c_y||^2 - ||u - c_j||^2),
 // using ||u - c||^2 = 2 - 2 cos for unit vectors.
+// softmax_ranking_loss(center_cosines(u, w), ...) in one step, with the center normalisation folded
+// into the B x C logits (what DGCRL and the normalised softmax run).
+torch::Tensor center_softmax_ranking_loss(const torch::Tensor& unit_embeddings,
+                                          const torch::Tensor& centers, const torch::Tensor& labels,
+                                          const torch::Tensor& scale, double margin);
+
 torch::Tensor hinge_ranking_loss(const torch::Tensor& cosines, const torch::Tensor& labels,
                                  double margin);
 

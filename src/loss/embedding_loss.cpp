@@ -19,7 +19,18 @@ bool loss_has_centers(const std::string& name) {
          name == "proxy_anchor";
 }
 
+// Same value; the gradient reaching x is multiplied by `factor`. (x - x.detach()) is exactly 0.
+torch::Tensor scale_gradient(const torch::Tensor& x, double factor) {
+  if (factor == 1.0) return x;
+  return x.detach() + (x - x.detach()) * factor;
+}
+
 }  // namespace
+
+bool EmbeddingLossImpl::batch_loss() const {
+  const auto& n = config_.name;
+  return n == "triplet" || n == "contrastive" || n == "multi_similarity" || n == "proxy_anchor";
+}
 
 EmbeddingLossImpl::EmbeddingLossImpl(const LossConfig& config, int64_t num_classes, int64_t dim)
     : config_(config) {
@@ -47,11 +58,11 @@ LossStep EmbeddingLossImpl::forward(const torch::Tensor& unit, const torch::Tens
   torch::Tensor per_sample;
   torch::Tensor batch_value;
   if (c.name == "dgcrl" || c.name == "normalized_softmax") {
-    const auto cosines = center_cosines(unit, centers_);
     if (c.name == "dgcrl" && c.ranking == "hinge") {
-      per_sample = hinge_ranking_loss(cosines, labels, c.margin);
+      per_sample = hinge_ranking_loss(center_cosines(unit, centers_), labels, c.margin);
     } else {
-      per_sample = softmax_ranking_loss(cosines, labels, scale, c.name == "dgcrl" ? c.margin : 0.0);
+      per_sample = center_softmax_ranking_loss(unit, centers_, labels, scale,
+                                               c.name == "dgcrl" ? c.margin : 0.0);
     }
   } else if (c.name == "proxy_nca") {
     per_sample = proxy_nca_loss(unit, centers_, labels, c.proxy_nca_scale);
@@ -65,7 +76,9 @@ LossStep EmbeddingLossImpl::forward(const torch::Tensor& unit, const torch::Tens
       const auto& ms = c.multi_similarity;
       b = multi_similarity_loss(unit, labels, ms.alpha, ms.beta, ms.lambda, ms.epsilon);
     } else {
-      b = {proxy_anchor_loss(unit, centers_, labels, c.proxy_anchor_alpha, c.proxy_anchor_delta),
+      // Every rank computes the same full loss: the proxies' summed gradient must count once.
+      const torch::Tensor proxies = scale_gradient(centers_, 1.0 / world_size);
+      b = {proxy_anchor_loss(unit, proxies, labels, c.proxy_anchor_alpha, c.proxy_anchor_delta),
            unit.size(0)};
     }
     batch_value = b.value;
@@ -76,7 +89,7 @@ LossStep EmbeddingLossImpl::forward(const torch::Tensor& unit, const torch::Tens
     step.objective = per_sample.sum() / static_cast<double>(global_batch);
     step.active = per_sample.size(0);
   } else {
-    step.objective = batch_value / static_cast<double>(world_size);
+    step.objective = batch_value;
   }
   if (is_dgcrl(c) && c.decorrelation.mode == "iter_gs") {
     if (gs_groups_.empty()) throw std::logic_error("iter_gs: start_epoch() was not called");
@@ -86,7 +99,9 @@ LossStep EmbeddingLossImpl::forward(const torch::Tensor& unit, const torch::Tens
     step.objective =
         step.objective + inner_product_penalty(centers_, c.decorrelation.lambda) / world_size;
   }
-  step.reported = step.objective.item<double>();
+  // Batch losses: every rank holds the full value (and no penalty applies to them).
+  step.reported = per_sample.defined() ? step.objective.item<double>()
+                                       : batch_value.item<double>() / world_size;
   return step;
 }
 

@@ -10,10 +10,13 @@
 namespace nsl {
 
 struct LossStep {
-  // What this rank back-propagates. Per-sample losses: sum over the local batch / global batch,
-  // so the gradients summed over ranks are those of the global mean. Batch losses (pair-based,
-  // Proxy-Anchor; computed within each rank's batch) and penalties: value / world size, so the
-  // summed gradients are their average over ranks.
+  // What this rank back-propagates; the trainer sums the gradients over ranks.
+  // Per-sample losses (DGCRL, normalised softmax, Proxy-NCA) see this rank's part of the batch:
+  //   sum over the part / global batch, so the summed gradients are those of the global mean.
+  // Batch losses (pair-based, Proxy-Anchor) see the whole global batch, gathered, with only this
+  //   rank's rows carrying gradient: the full value, whose gradient reaches each rank's rows
+  //   once; proxies, seen by every rank, take 1 / world size of theirs.
+  // Center penalties: value / world size.
   torch::Tensor objective;
   double reported = 0.0;  // this rank's share of the step's loss: the sum over ranks is the loss
   int64_t active = 0;     // contributing pairs / triplets / anchors (batch losses), else samples
@@ -23,8 +26,13 @@ class EmbeddingLossImpl : public torch::nn::Module {
  public:
   EmbeddingLossImpl(const LossConfig& config, int64_t num_classes, int64_t dim);
 
+  // unit, labels: this rank's part of the batch, or the whole global batch when batch_loss().
   LossStep forward(const torch::Tensor& unit, const torch::Tensor& labels,
                    const torch::Tensor& scale, int64_t global_batch, int world_size);
+
+  // True for the losses defined over the whole batch (triplet, contrastive, multi-similarity,
+  // Proxy-Anchor): the trainer gives them the gathered global batch.
+  bool batch_loss() const;
 
   // DGCRL centers or proxies (C x d); undefined for the pair-based losses.
   bool has_centers() const { return centers_.defined(); }

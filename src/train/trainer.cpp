@@ -98,12 +98,26 @@ void Trainer::broadcast_parameters() {
 }
 
 double Trainer::forward_loss(const Batch& batch, bool with_grad) {
-  if (batch.images.size(0) == 0) return 0.0;
-  const Embedding emb = net_->forward(batch.images);
-  const LossStep step = loss_->forward(emb.unit, batch.labels, net_->ns()->scale(),
-                                       train_.global_batch_size(), comm_.size());
-  if (step.active == 0) ++idle_batches_;
-  if (with_grad) step.objective.backward();
+  // Batch losses (pair-based, Proxy-Anchor) see the whole global batch on every rank, so their
+  // mining and their value do not depend on how the batch is split (see LossStep).
+  const bool global = loss_->batch_loss() && comm_.size() > 1;
+  const int64_t n = batch.images.size(0);
+  if (n == 0 && !global) return 0.0;
+  torch::Tensor unit = n > 0 ? net_->forward(batch.images).unit
+                             : torch::empty({0, config_.model.embedding_dim}, torch::kFloat32);
+  torch::Tensor labels = batch.labels;
+  if (global) {
+    const torch::Tensor rows = comm_.all_gather_rows(torch::tensor({n}, torch::kInt64));
+    const int64_t offset = rows.slice(0, 0, comm_.rank()).sum().item<int64_t>();
+    const torch::Tensor all = comm_.all_gather_rows(unit.detach().contiguous());
+    labels = comm_.all_gather_rows(batch.labels.contiguous());
+    // Other ranks' rows are constants here; this rank's rows carry the gradient.
+    unit = torch::cat({all.slice(0, 0, offset), unit, all.slice(0, offset + n)});
+  }
+  const LossStep step =
+      loss_->forward(unit, labels, net_->ns()->scale(), train_.global_batch_size(), comm_.size());
+  if (step.active == 0 && (!global || comm_.is_root())) ++idle_batches_;
+  if (with_grad && step.objective.requires_grad()) step.objective.backward();
   return step.reported;
 }
 

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "data/manifest.h"
 #include "data/shard_batch_source.h"
+#include "data/shard_pk_source.h"
 #include "data/shard_reader.h"
 #include "data/synthetic.h"
 
@@ -286,4 +287,51 @@ BOOST_AUTO_TEST_CASE(eval_parts_cover_the_split_once) {
     BOOST_CHECK_EQUAL(seen.begin()->first, 0);
     BOOST_CHECK_EQUAL(seen.rbegin()->first, 65);
   }
+}
+
+// P x K: the ranks' parts, in rank order, are exactly the single-process batch, and every sample
+// read sample by sample equals the one read with the whole shard.
+BOOST_AUTO_TEST_CASE(pk_parts_concatenate_to_the_single_process_batch) {
+  const int64_t batch = 12, k = 3;
+  nsl::ShardPKSource single(dataset().dir, "train", 0, 1, batch, k, 9);
+  BOOST_CHECK_EQUAL(single.global_batch_size(), batch);
+  BOOST_CHECK_EQUAL(single.steps_per_epoch(), 66 / batch);
+  BOOST_CHECK_EQUAL(single.num_classes(), 6);
+  for (int64_t world : {2, 5}) {
+    std::vector<std::unique_ptr<nsl::ShardPKSource>> ranks;
+    for (int64_t r = 0; r < world; ++r)
+      ranks.push_back(
+          std::make_unique<nsl::ShardPKSource>(dataset().dir, "train", r, world, batch, k, 9));
+    for (int64_t epoch : {1, 2}) {
+      single.start_epoch(epoch);
+      for (auto& src : ranks) src->start_epoch(epoch);
+      for (int64_t t = 0; t < single.steps_per_epoch(); ++t) {
+        const nsl::Batch whole = single.next_batch();
+        const std::vector<int64_t> expected = check_batch(whole, dataset().train);
+        // P = 4 classes, K = 3 consecutive images each.
+        for (int64_t p = 0; p < 4; ++p)
+          for (int64_t j = 1; j < k; ++j)
+            BOOST_CHECK_EQUAL(whole.labels[p * k + j].item<int64_t>(),
+                              whole.labels[p * k].item<int64_t>());
+        std::vector<int64_t> joined;
+        for (auto& src : ranks) {
+          const nsl::Batch part = src->next_batch();
+          BOOST_CHECK_LE(std::abs(part.indices.numel() - batch / world), 1);
+          for (int64_t g : check_batch(part, dataset().train)) joined.push_back(g);
+        }
+        BOOST_CHECK(joined == expected);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(pk_misuse_and_bad_configurations) {
+  nsl::ShardPKSource src(dataset().dir, "train", 0, 1, 12, 3, 1);
+  BOOST_CHECK_THROW(src.next_batch(), std::logic_error);
+  BOOST_CHECK_THROW(nsl::ShardPKSource(dataset().dir, "train", 0, 1, 12, 5, 1),
+                    nsl::ConfigError);  // 12 is not a multiple of 5
+  BOOST_CHECK_THROW(nsl::ShardPKSource(dataset().dir, "train", 0, 1, 14, 2, 1),
+                    nsl::ConfigError);  // 7 classes per batch, the split has 6
+  BOOST_CHECK_THROW(nsl::ShardPKSource(dataset().dir, "train", 0, 13, 12, 3, 1),
+                    nsl::ConfigError);  // more ranks than samples per batch
 }

@@ -6,6 +6,7 @@
 
 #include "data/shard_batch_source.h"
 #include "data/synthetic.h"
+#include "data/train_source.h"
 #include "dist/local_communicator.h"
 #include "mpi/mpi_fixture.h"
 #include "train/trainer.h"
@@ -44,8 +45,8 @@ nsl::Config config_for(const std::string& data) {
 
 std::vector<double> losses(nsl::Communicator& comm, const nsl::Config& cfg, int steps,
                            torch::Tensor* centers_out) {
-  nsl::ShardTrainSource train(cfg.data.path, "train", comm.rank(), comm.size(),
-                              cfg.train.batch_size, cfg.seed);
+  const auto source = nsl::make_train_source(cfg, comm.rank(), comm.size());
+  nsl::TrainBatchSource& train = *source;
   nsl::ShardEvalSource test(cfg.data.path, "test", comm.rank(), comm.size());
   nsl::TrainerOptions opts;
   opts.show_progress = false;
@@ -104,6 +105,30 @@ BOOST_AUTO_TEST_CASE(per_sample_losses_and_penalties_match_one_process) {
       const auto distributed = losses(world(), cfg, 3, nullptr);
       for (size_t i = 0; i < reference.size(); ++i) {
         BOOST_TEST(distributed[i] == reference[i], boost::test_tools::tolerance(1e-4));
+      }
+    }
+  }
+  world().barrier();
+  if (world().rank() == 0) std::filesystem::remove_all(data);
+}
+
+// Batch losses see the gathered global batch: their mining, values and gradients do not depend on
+// the split, with either sampler.
+BOOST_AUTO_TEST_CASE(batch_losses_match_one_process) {
+  const std::string data = shared_dataset();
+  for (const char* sampler : {"train.sampler=uniform", "train.sampler=pk"}) {
+    for (const char* loss : {"loss.name=triplet", "loss.name=contrastive",
+                             "loss.name=multi_similarity", "loss.name=proxy_anchor"}) {
+      BOOST_TEST_CONTEXT(sampler << " " << loss) {
+        nsl::Config cfg = nsl::parse_config(nsl::to_yaml(config_for(data)),
+                                            {sampler, loss, "train.pk_images_per_class=4"});
+        nsl::LocalCommunicator single;
+        const auto reference = losses(single, cfg, 3, nullptr);
+        const auto distributed = losses(world(), cfg, 3, nullptr);
+        for (size_t i = 0; i < reference.size(); ++i) {
+          BOOST_TEST_INFO("step " << i + 1 << " rank " << world().rank());
+          BOOST_TEST(distributed[i] == reference[i], boost::test_tools::tolerance(1e-4));
+        }
       }
     }
   }

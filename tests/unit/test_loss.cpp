@@ -75,10 +75,10 @@ double reference_loss(const Matrix& x, const Matrix& w, const std::vector<int64_
 torch::Tensor implementation_loss(const torch::Tensor& x, const torch::Tensor& w,
                                   const torch::Tensor& y, double s, double m, bool hinge) {
   const auto u = nsl::NSLayerImpl::unit(x);
-  const auto cosv = nsl::center_cosines(u, w);
   const auto scale = torch::full({}, s, x.options());
-  const auto per =
-      hinge ? nsl::hinge_ranking_loss(cosv, y, m) : nsl::softmax_ranking_loss(cosv, y, scale, m);
+  // The softmax path is the one EmbeddingLoss runs: center normalisation folded into the logits.
+  const auto per = hinge ? nsl::hinge_ranking_loss(nsl::center_cosines(u, w), y, m)
+                         : nsl::center_softmax_ranking_loss(u, w, y, scale, m);
   return per.mean();
 }
 
@@ -176,6 +176,42 @@ BOOST_AUTO_TEST_CASE(softmax_gradient_matches_closed_form) {
       BOOST_TEST(cosv.grad()[i][j].item<double>() == expected, boost::test_tools::tolerance(1e-12));
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(learned_scale_gradient_matches_finite_difference) {
+  for (double m : {0.0, 0.2}) {
+    Case c = random_case(11, torch::kFloat64);
+    std::vector<int64_t> y(c.y.data_ptr<int64_t>(), c.y.data_ptr<int64_t>() + c.y.numel());
+    const Matrix xm = to_matrix(c.x), wm = to_matrix(c.w);
+    const double s = 12.0, h = 1e-6;
+    const double numeric =
+        (reference_loss(xm, wm, y, s + h, m, false) - reference_loss(xm, wm, y, s - h, m, false)) /
+        (2 * h);
+    auto scale = torch::full({}, s, torch::kFloat64).requires_grad_(true);
+    nsl::center_softmax_ranking_loss(nsl::NSLayerImpl::unit(c.x), c.w, c.y, scale, m)
+        .mean()
+        .backward();
+    BOOST_TEST(scale.grad().item<double>() == numeric, boost::test_tools::tolerance(1e-7));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(folded_normalisation_equals_cosine_path) {
+  torch::manual_seed(21);
+  const auto u = nsl::NSLayerImpl::unit(torch::randn({7, 6}, torch::kFloat64));
+  auto w = torch::randn({5, 6}, torch::kFloat64);
+  w[3] = torch::zeros({6}, torch::kFloat64);  // a zero center: norm clamped, cosines 0
+  const auto y = torch::tensor({0, 1, 2, 3, 4, 0, 3}, torch::kInt64);
+  auto w1 = w.clone().requires_grad_(true), w2 = w.clone().requires_grad_(true);
+  auto u1 = u.clone().requires_grad_(true), u2 = u.clone().requires_grad_(true);
+  const auto s = torch::full({}, 10.0, torch::kFloat64);
+  const auto a = nsl::center_softmax_ranking_loss(u1, w1, y, s, 0.15);
+  const auto b = nsl::softmax_ranking_loss(nsl::center_cosines(u2, w2), y, s, 0.15);
+  (a * torch::arange(7, torch::kFloat64)).sum().backward();
+  (b * torch::arange(7, torch::kFloat64)).sum().backward();
+  BOOST_TEST(torch::allclose(a, b, 1e-12, 1e-12));
+  BOOST_TEST(torch::allclose(u1.grad(), u2.grad(), 1e-12, 1e-12));
+  BOOST_TEST(torch::allclose(w1.grad(), w2.grad(), 1e-12, 1e-12));
+  BOOST_TEST(torch::isfinite(w1.grad()).all().item<bool>());
 }
 
 BOOST_AUTO_TEST_CASE(large_scale_does_not_overflow) {

@@ -1,0 +1,46 @@
+#pragma once
+// P x K training batches over a converted dataset (the pair-based losses' sampler). Every global
+// batch is drawn from the whole split by PKSampler (train/pk_sampler.h), so unlike
+// ShardTrainSource a rank reads from every shard: it keeps all labels in memory and reads the
+// images of its part of each batch (batch_part) sample by sample, one HDF5 chunk each.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/manifest.h"
+#include "train/batch_source.h"
+#include "train/pk_sampler.h"
+
+namespace nsl {
+
+class ShardFile;
+
+class ShardPKSource : public TrainBatchSource {
+ public:
+  // global_batch_size must be a multiple of images_per_class (P = batch / K); throws ConfigError
+  // otherwise, DataError for a shard that disagrees with the manifest.
+  ShardPKSource(const std::string& dataset_dir, const std::string& split, int64_t rank,
+                int64_t world_size, int64_t global_batch_size, int64_t images_per_class,
+                uint64_t seed);
+  ~ShardPKSource() override;
+
+  int64_t num_classes() const override { return num_classes_; }
+  int64_t global_batch_size() const override { return sampler_->batch_size(); }
+  int64_t steps_per_epoch() const override { return sampler_->steps_per_epoch(); }
+  void start_epoch(int64_t epoch) override;
+  Batch next_batch() override;
+
+ private:
+  Manifest manifest_;
+  int64_t rank_ = 0, world_size_ = 1, num_classes_ = 0;
+  std::vector<std::unique_ptr<ShardFile>> shards_;
+  std::vector<int64_t> offsets_;  // global index of each shard's first sample
+  std::vector<int64_t> labels_;   // per global index
+  std::unique_ptr<PKSampler> sampler_;
+  int64_t epoch_ = -1, step_ = 0;
+};
+
+}  // namespace nsl
