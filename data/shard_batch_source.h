@@ -1,6 +1,8 @@
 #pragma once
 // Batch sources over a converted dataset (manifest.json + HDF5 shards). Rank r owns the shards s of
-// the split with s % world_size == r and loads only those into memory.
+// the split with s % world_size == r. Training batches come from a PrefetchLoader (reader thread +
+// decode workers, data/prefetch_loader.h) driven by UniformShardSampler (data/index_sampler.h);
+// evaluation loads the owned shards into memory.
 //
 // Training sampling, identical global batch for every world size: with S shards and global batch
 // B, shard s contributes q_s = B / S + (s < B % S) samples to every step. Each epoch shard s's
@@ -15,7 +17,9 @@
 #include <vector>
 
 #include "common/shuffle.h"
+#include "data/index_sampler.h"
 #include "data/manifest.h"
+#include "data/prefetch_loader.h"
 #include "train/batch_source.h"
 
 namespace nsl {
@@ -31,46 +35,47 @@ std::vector<int64_t> owned_shards(int64_t num_shards, int64_t rank, int64_t worl
 // Global index of each shard's first sample: the running sum of the shards' counts.
 std::vector<int64_t> shard_offsets(const Manifest::Split& split);
 
+// The split's shards for a PrefetchLoader: counts and image shape from the manifest, each shard
+// opened with open_checked_shard.
+ShardSet manifest_shard_set(const std::string& dataset_dir, const Manifest& manifest,
+                            const std::string& split);
+
 class ShardTrainSource : public TrainBatchSource {
  public:
+  // Checks the owned shards (and their labels) against the manifest before anything is read.
   ShardTrainSource(const std::string& dataset_dir, const std::string& split, int64_t rank,
-                   int64_t world_size, int64_t global_batch_size, uint64_t seed);
+                   int64_t world_size, int64_t global_batch_size, uint64_t seed,
+                   const LoaderOptions& loader = {});
 
   int64_t num_classes() const override { return num_classes_; }
-  int64_t global_batch_size() const override { return global_batch_; }
-  int64_t steps_per_epoch() const override { return steps_per_epoch_; }
-  void start_epoch(int64_t epoch) override;
+  int64_t global_batch_size() const override { return loader_->global_batch_size(); }
+  int64_t steps_per_epoch() const override { return loader_->steps_per_epoch(); }
+  void start_epoch(int64_t epoch) override { loader_->start_epoch(epoch); }
   // Throws std::logic_error before start_epoch() or after steps_per_epoch() calls in an epoch.
-  Batch next_batch() override;
+  Batch next_batch() override { return loader_->next_batch(); }
 
   // Samples this rank contributes to every step (sum of its shards' quotas).
-  int64_t local_batch_size() const;
+  int64_t local_batch_size() const { return local_batch_; }
   const Manifest& manifest() const { return manifest_; }
 
  private:
-  struct OwnedShard {
-    int64_t index = 0;
-    int64_t offset = 0;    // global index of the shard's first sample
-    int64_t quota = 0;     // q_s
-    torch::Tensor images;  // uint8 [n, H, W, C]
-    torch::Tensor labels;  // int64 [n]
-    std::vector<int64_t> permutation;
-  };
   Manifest manifest_;
-  std::string split_;
   int64_t num_classes_ = 0;
-  int64_t global_batch_ = 0;
-  uint64_t seed_ = 0;
-  int64_t steps_per_epoch_ = 0;
-  std::vector<OwnedShard> shards_;
-  int64_t epoch_ = -1;
-  int64_t step_ = 0;
+  int64_t local_batch_ = 0;
+  std::unique_ptr<PrefetchLoader> loader_;
+};
+
+// Evaluation transform: out_size 0 keeps the stored size (with resize_ratio 1: no resampling at
+// all); otherwise eval_resize_center_crop (data/augment.h).
+struct EvalTransform {
+  int64_t out_size = 0;
+  double resize_ratio = 1.0;
 };
 
 class ShardEvalSource : public EvalSource {
  public:
   ShardEvalSource(const std::string& dataset_dir, const std::string& split, int64_t rank,
-                  int64_t world_size);
+                  int64_t world_size, const EvalTransform& transform = {});
 
   int64_t local_size() const override { return images_.size(0); }
   int64_t total_size() const override { return total_size_; }
@@ -84,6 +89,7 @@ class ShardEvalSource : public EvalSource {
   Manifest manifest_;
   int64_t num_classes_ = 0;
   int64_t total_size_ = 0;
+  EvalTransform transform_;
   torch::Tensor images_;   // uint8 [n, H, W, C], owned shards concatenated in increasing order
   torch::Tensor labels_;   // int64 [n]
   torch::Tensor indices_;  // int64 [n], global indices within the split

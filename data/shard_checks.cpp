@@ -31,8 +31,8 @@ ShardFile open_checked_shard(const std::string& dataset_dir, const Manifest& m,
                         std::to_string(entry.count) + where);
   const auto& shape = f.image_shape();
   if (shape[0] != m.height || shape[1] != m.width || shape[2] != m.channels)
-    disagrees(path, "its image size differs from the manifest's " + std::to_string(m.height) +
-                        "x" + std::to_string(m.width) + "x" + std::to_string(m.channels) + where);
+    disagrees(path, "its image size differs from the manifest's " + std::to_string(m.height) + "x" +
+                        std::to_string(m.width) + "x" + std::to_string(m.channels) + where);
   return f;
 }
 

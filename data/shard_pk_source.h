@@ -1,8 +1,9 @@
 #pragma once
 // P x K training batches over a converted dataset (the pair-based losses' sampler). Every global
 // batch is drawn from the whole split by PKSampler (train/pk_sampler.h), so unlike
-// ShardTrainSource a rank reads from every shard: it keeps all labels in memory and reads the
-// images of its part of each batch (batch_part) sample by sample, one HDF5 chunk each.
+// ShardTrainSource a rank reads from every shard: it keeps all labels in memory (for the sampler)
+// and its PrefetchLoader reads the images of its part of each batch (batch_part) sample by
+// sample, one HDF5 chunk each, ahead of the trainer.
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -11,12 +12,11 @@
 #include <vector>
 
 #include "data/manifest.h"
+#include "data/prefetch_loader.h"
 #include "train/batch_source.h"
 #include "train/pk_sampler.h"
 
 namespace nsl {
-
-class ShardFile;
 
 class ShardPKSource : public TrainBatchSource {
  public:
@@ -24,23 +24,18 @@ class ShardPKSource : public TrainBatchSource {
   // otherwise, DataError for a shard that disagrees with the manifest.
   ShardPKSource(const std::string& dataset_dir, const std::string& split, int64_t rank,
                 int64_t world_size, int64_t global_batch_size, int64_t images_per_class,
-                uint64_t seed);
-  ~ShardPKSource() override;
+                uint64_t seed, const LoaderOptions& loader = {});
 
   int64_t num_classes() const override { return num_classes_; }
-  int64_t global_batch_size() const override { return sampler_->batch_size(); }
-  int64_t steps_per_epoch() const override { return sampler_->steps_per_epoch(); }
-  void start_epoch(int64_t epoch) override;
-  Batch next_batch() override;
+  int64_t global_batch_size() const override { return loader_->global_batch_size(); }
+  int64_t steps_per_epoch() const override { return loader_->steps_per_epoch(); }
+  void start_epoch(int64_t epoch) override { loader_->start_epoch(epoch); }
+  Batch next_batch() override { return loader_->next_batch(); }
 
  private:
   Manifest manifest_;
-  int64_t rank_ = 0, world_size_ = 1, num_classes_ = 0;
-  std::vector<std::unique_ptr<ShardFile>> shards_;
-  std::vector<int64_t> offsets_;  // global index of each shard's first sample
-  std::vector<int64_t> labels_;   // per global index
-  std::unique_ptr<PKSampler> sampler_;
-  int64_t epoch_ = -1, step_ = 0;
+  int64_t num_classes_ = 0;
+  std::unique_ptr<PrefetchLoader> loader_;
 };
 
 }  // namespace nsl

@@ -9,7 +9,14 @@
 
 namespace nsl {
 
+struct LoaderOptions;
+
+// The loader settings of data.loader_workers (0: train.threads_per_rank, else LibTorch's current
+// thread count), data.prefetch_batches, data.augment, data.crop_scale and data.flip.
+LoaderOptions loader_options(const Config& config);
+
 // uniform: ShardTrainSource (every sample once per epoch); pk: ShardPKSource (P x K batches).
+// Both read through a PrefetchLoader configured by loader_options().
 std::unique_ptr<TrainBatchSource> make_train_source(const Config& config, int64_t rank,
                                                     int64_t world_size);
 

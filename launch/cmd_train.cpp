@@ -3,9 +3,12 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "config/config.h"
+#include "data/dataset_checks.h"
 #include "data/manifest.h"
 #include "data/shard_batch_source.h"
 #include "data/train_source.h"
@@ -20,6 +23,7 @@ namespace {
 struct DatasetSummary {
   Manifest manifest;
   int64_t channels = 1;
+  std::vector<std::string> warnings;
 };
 
 DatasetSummary check_dataset(const Config& config) {
@@ -29,10 +33,13 @@ DatasetSummary check_dataset(const Config& config) {
                     "--out " +
                     config.data.path + "` or point data.path at a prepared dataset");
   }
-  DatasetSummary s{read_manifest(config.data.path), 1};
+  DatasetSummary s;
+  s.manifest = read_manifest(config.data.path);
   manifest_split(s.manifest, config.data.train_split, config.data.path);
   manifest_split(s.manifest, config.data.test_split, config.data.path);
   verify_dataset(config.data.path, s.manifest);
+  s.warnings = check_training_data(config.data.path, s.manifest, config.data.train_split,
+                                   config.data.test_split);
   s.channels = s.manifest.channels;
   return s;
 }
@@ -46,6 +53,7 @@ void print_dataset(const DatasetSummary& s, const Config& c) {
                 static_cast<long long>(s.manifest.height), static_cast<long long>(s.manifest.width),
                 static_cast<long long>(s.manifest.channels));
   }
+  for (const std::string& w : s.warnings) std::printf("# warning: %s\n", w.c_str());
 }
 
 void print_recall_table(const std::vector<EpochMetrics>& history) {

@@ -37,4 +37,19 @@ struct SynthArgs {
 void add_synth_command(CLI::App& app, SynthArgs& args);
 int run_synth(const SynthArgs& args);
 
+struct PrepArgs {
+  std::string dataset;
+  std::string root;
+  std::string out;
+  int64_t shards = 8;
+  int64_t image_size = 64;
+  int64_t channels = 3;
+  bool bbox_crop = false;
+  int64_t workers = 0;
+  std::string on_bad_image = "fail";
+  bool quiet = false;
+};
+void add_prep_command(CLI::App& app, PrepArgs& args);
+int run_prep(const PrepArgs& args);
+
 }  // namespace nsl

@@ -31,9 +31,11 @@ int main(int argc, char** argv) {
   nsl::TrainArgs train;
   nsl::InfoArgs info;
   nsl::SynthArgs synth;
+  nsl::PrepArgs prep;
   nsl::add_train_command(app, train);
   nsl::add_info_command(app, info);
   nsl::add_synth_command(app, synth);
+  nsl::add_prep_command(app, prep);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("train")) return nsl::run_train(train, job);
     if (app.got_subcommand("info")) return nsl::run_info(info);
     if (app.got_subcommand("synth")) return nsl::run_synth(synth);
+    if (app.got_subcommand("prep")) return nsl::run_prep(prep);
   } catch (const nsl::ConfigError& e) {
     return report(job, e.code(), "config error", e.what());
   } catch (const nsl::DataError& e) {

@@ -13,6 +13,7 @@ PACKAGES=(
   libhdf5-dev hdf5-tools
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libboost-test-dev
+  libopencv-dev libmatio-dev
 )
 
 missing=()

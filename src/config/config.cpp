@@ -25,6 +25,11 @@ void visit_config(Visitor& root, Config& c) {
     s.field("path", c.data.path);
     s.field("train_split", c.data.train_split);
     s.field("test_split", c.data.test_split);
+    s.field("augment", c.data.augment);
+    s.field("crop_scale", c.data.crop_scale);
+    s.field("flip", c.data.flip);
+    s.field("loader_workers", c.data.loader_workers);
+    s.field("prefetch_batches", c.data.prefetch_batches);
   });
   root.section("model", [&](auto& s) {
     s.field("backbone", c.model.backbone);
@@ -109,6 +114,9 @@ class WriteVisitor {
   void field(const char* key, const std::vector<int64_t>& value) {
     out_ << YAML::Key << key << YAML::Value << YAML::Flow << value;
   }
+  void field(const char* key, const std::vector<double>& value) {
+    out_ << YAML::Key << key << YAML::Value << YAML::Flow << value;
+  }
   template <typename Body>
   void section(const char* key, Body&& body) {
     out_ << YAML::Key << key << YAML::Value << YAML::BeginMap;
@@ -174,6 +182,11 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 
 void validate_config(const Config& c) {
   require(!c.data.path.empty(), "data.path", "missing: the dataset folder (with manifest.json)");
+  require(c.data.crop_scale.size() == 2 && c.data.crop_scale[0] > 0.0 &&
+              c.data.crop_scale[0] <= c.data.crop_scale[1] && c.data.crop_scale[1] <= 1.0,
+          "data.crop_scale", "must be [min, max] with 0 < min <= max <= 1");
+  require(c.data.loader_workers >= 0, "data.loader_workers", "must be >= 0 (0: threads per rank)");
+  require(c.data.prefetch_batches >= 1, "data.prefetch_batches", "must be >= 1");
   require_choice(c.model.backbone, "model.backbone", {"small_cnn", "resnet18", "resnet50"});
   require_choice(c.model.pooling, "model.pooling", {"avg", "max", "avg+max"});
   const bool resnet = c.model.backbone != "small_cnn";

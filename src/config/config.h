@@ -11,6 +11,12 @@ struct DataConfig {
   std::string path;  // dataset folder holding manifest.json (relative paths: from the working dir)
   std::string train_split = "train";
   std::string test_split = "test";
+  // Training loader (data/prefetch_loader.h). Off by default, so batches are the stored images.
+  bool augment = false;                         // random resized crop (+ flip), train only
+  std::vector<double> crop_scale = {0.5, 1.0};  // crop area / image area, [min, max]
+  bool flip = true;                             // horizontal flip, p = 0.5 (with augment)
+  int64_t loader_workers = 0;                   // decode threads per rank; 0: threads per rank
+  int64_t prefetch_batches = 4;                 // batches read ahead of the trainer
 };
 
 struct ModelConfig {

@@ -62,23 +62,37 @@ void YamlReader::get(const std::string& key, double& out) { get_scalar(key, out,
 void YamlReader::get(const std::string& key, bool& out) { get_scalar(key, out, "true or false"); }
 void YamlReader::get(const std::string& key, std::string& out) { get_scalar(key, out, "a string"); }
 
-void YamlReader::get(const std::string& key, std::vector<int64_t>& out) {
-  YAML::Node value = child(key);
+namespace {
+
+// A YAML sequence of T into `out`; `what` names the type in errors ("integers", "numbers").
+template <typename T>
+void read_list(const YamlReader& r, const YAML::Node& value, const std::string& key,
+               const char* what, std::vector<T>& out) {
   if (!value.IsDefined() || value.IsNull()) return;
   if (!value.IsSequence()) {
-    throw ConfigError("config key '" + key_path(key) + "' must be a list of integers" + where(key));
+    throw ConfigError("config key '" + r.key_path(key) + "' must be a list of " + what +
+                      r.where(key));
   }
-  std::vector<int64_t> parsed;
+  std::vector<T> parsed;
   for (const auto& item : value) {
     try {
-      parsed.push_back(item.as<int64_t>());
+      parsed.push_back(item.as<T>());
     } catch (const YAML::Exception&) {
-      throw ConfigError("config key '" + key_path(key) + "' must be a list of integers, got '" +
-                        (item.IsScalar() ? item.Scalar() : std::string("<nested>")) + "'" +
-                        where(key));
+      throw ConfigError("config key '" + r.key_path(key) + "' must be a list of " + what +
+                        ", got '" + (item.IsScalar() ? item.Scalar() : std::string("<nested>")) +
+                        "'" + r.where(key));
     }
   }
   out = std::move(parsed);
+}
+
+}  // namespace
+
+void YamlReader::get(const std::string& key, std::vector<int64_t>& out) {
+  read_list(*this, child(key), key, "integers", out);
+}
+void YamlReader::get(const std::string& key, std::vector<double>& out) {
+  read_list(*this, child(key), key, "numbers", out);
 }
 
 YamlReader YamlReader::section(const std::string& key) {

@@ -23,6 +23,7 @@ class YamlReader {
   void get(const std::string& key, bool& out);
   void get(const std::string& key, std::string& out);
   void get(const std::string& key, std::vector<int64_t>& out);
+  void get(const std::string& key, std::vector<double>& out);
 
   // A nested mapping; an absent key gives an empty one.
   YamlReader section(const std::string& key);

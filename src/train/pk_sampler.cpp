@@ -37,8 +37,7 @@ PKSampler::PKSampler(const std::vector<int64_t>& labels, int64_t classes_per_bat
                       " classes x K = " + std::to_string(images_per_class) +
                       " images per batch; both must be >= 1");
   std::map<int64_t, std::vector<int64_t>> by_class;
-  for (size_t i = 0; i < labels.size(); ++i)
-    by_class[labels[i]].push_back(static_cast<int64_t>(i));
+  for (size_t i = 0; i < labels.size(); ++i) by_class[labels[i]].push_back(static_cast<int64_t>(i));
   for (auto& [label, members] : by_class) members_.push_back(std::move(members));
   const auto classes = static_cast<int64_t>(members_.size());
   if (classes_per_batch > classes)
@@ -55,9 +54,8 @@ std::vector<int64_t> PKSampler::global_batch(int64_t epoch, int64_t step) const 
   const auto t = static_cast<uint64_t>(step);
   std::vector<int64_t> class_ids(members_.size());
   for (size_t c = 0; c < class_ids.size(); ++c) class_ids[c] = static_cast<int64_t>(c);
-  const std::vector<int64_t> chosen =
-      draw_without_replacement(std::move(class_ids), classes_per_batch_,
-                               derive_seed({seed_, e, t, kPkStream}));
+  const std::vector<int64_t> chosen = draw_without_replacement(
+      std::move(class_ids), classes_per_batch_, derive_seed({seed_, e, t, kPkStream}));
   std::vector<int64_t> batch;
   batch.reserve(static_cast<size_t>(batch_size()));
   for (int64_t c : chosen) {

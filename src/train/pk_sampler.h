@@ -15,8 +15,8 @@ class PKSampler {
  public:
   // labels: the split's label per global sample index. Throws ConfigError when K < 1, P < 1,
   // or P is larger than the number of classes that have an image.
-  PKSampler(const std::vector<int64_t>& labels, int64_t classes_per_batch,
-            int64_t images_per_class, uint64_t seed);
+  PKSampler(const std::vector<int64_t>& labels, int64_t classes_per_batch, int64_t images_per_class,
+            uint64_t seed);
 
   int64_t batch_size() const { return classes_per_batch_ * images_per_class_; }
   // floor(images / (P K)), at least 1: an epoch shows about as many images as the split holds.

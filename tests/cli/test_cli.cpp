@@ -84,6 +84,32 @@ BOOST_AUTO_TEST_CASE(dry_run_detects_a_corrupt_shard) {
   BOOST_TEST(contains(r.output, "train-00001.h5"), r.output);
 }
 
+BOOST_AUTO_TEST_CASE(test_split_without_pairs_stops_before_training) {
+  // A folder dataset (first half of the classes train, the rest test) whose test classes hold one
+  // image each, written as binary PGM files by hand and converted with nsl_dist prep.
+  const auto root = dir.path() / "folder";
+  for (int c = 0; c < 8; ++c) {
+    const auto class_dir = root / ("c" + std::to_string(c));
+    std::filesystem::create_directories(class_dir);
+    for (int i = 0; i < (c < 4 ? 3 : 1); ++i) {
+      std::ofstream pgm(class_dir / ("i" + std::to_string(i) + ".pgm"), std::ios::binary);
+      pgm << "P5\n4 4\n255\n" << std::string(16, static_cast<char>(10 * c + i));
+    }
+  }
+  const std::string single = (dir.path() / "single").string();
+  const auto made =
+      run_command(nsl_dist() + " prep --dataset folder --root " + root.string() + " --out " +
+                  single + " --image-size 8 --channels 1 --shards 2" + " --quiet");
+  BOOST_REQUIRE_MESSAGE(made.exit_code == 0, made.output);
+  const std::string out = (dir.path() / "run_single").string();
+  const auto r = run_command(nsl_dist() + " train --config " + write_config(valid()) +
+                             " --set data.path=" + single + " --out " + out);
+  BOOST_TEST(r.exit_code == 3, r.output);
+  BOOST_TEST(contains(r.output, "split 'test'"), r.output);
+  BOOST_TEST(contains(r.output, "every one of its 4 classes has a single image"), r.output);
+  BOOST_TEST(!std::filesystem::exists(out));
+}
+
 BOOST_AUTO_TEST_CASE(bad_command_line_exits_2) {
   BOOST_TEST(run_command(nsl_dist() + " train").exit_code == 2);
   BOOST_TEST(run_command(nsl_dist() + " frobnicate").exit_code == 2);

@@ -88,8 +88,9 @@ BOOST_AUTO_TEST_CASE(too_many_classes_per_batch_is_a_config_error) {
   const auto labels = labels_with_sizes({4, 4, 4});
   BOOST_CHECK_EXCEPTION(nsl::PKSampler(labels, 4, 2, 1), nsl::ConfigError,
                         [](const nsl::ConfigError& e) {
-                          return std::string(e.what()).find("needs 4 classes, but the split "
-                                                            "has 3") != std::string::npos;
+                          return std::string(e.what()).find(
+                                     "needs 4 classes, but the split "
+                                     "has 3") != std::string::npos;
                         });
   BOOST_CHECK_THROW(nsl::PKSampler(labels, 2, 0, 1), nsl::ConfigError);
 }

@@ -1,0 +1,40 @@
+#pragma once
+// nsl_dist prep: a dataset's annotations -> its images decoded and resized in parallel -> HDF5
+// shards written through DatasetWriter in a fixed order (split, then class order, then annotation
+// order), so the output is byte-identical whatever the number of workers.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/manifest.h"
+
+namespace nsl {
+
+struct PrepOptions {
+  std::string dataset;  // one of prep_dataset_names()
+  std::string root;     // dataset folder (csv: the CSV file)
+  std::string out;      // output dataset folder
+  int64_t shards = 8;   // per split
+  int64_t image_size = 64;
+  int64_t channels = 3;  // 1 (gray) or 3 (RGB)
+  bool bbox_crop = false;
+  int64_t workers = 0;  // 0: hardware concurrency
+  bool skip_bad_images = false;
+  bool progress = true;  // progress on stderr
+};
+
+struct PrepResult {
+  Manifest manifest;
+  std::vector<std::string> skipped;  // image files skipped as unreadable (--on-bad-image skip)
+  int64_t workers = 0;
+  double seconds = 0;
+};
+
+// ConfigError for unusable options (unknown dataset, missing root, sizes out of range).
+void validate_prep_options(const PrepOptions& options);
+
+// Converts; out is replaced atomically. DataError for bad annotations or (unless skipping) a bad
+// image; on any error nothing is left at out or in its temporary folder.
+PrepResult prep_dataset(const PrepOptions& options);
+
+}  // namespace nsl
