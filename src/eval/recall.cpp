@@ -19,7 +19,10 @@ torch::Tensor nearest_neighbours(const torch::Tensor& embeddings, int64_t begin,
   const torch::Tensor above = sims > kth;
   const torch::Tensor equal = sims == kth;
   const torch::Tensor need = k - above.sum(1, true);
-  const torch::Tensor take = equal & (equal.cumsum(1) <= need);
+  // Usually only the k-th value itself equals it and every equal one is taken; the running count
+  // (a full pass over the chunk in int64) is only needed when a row has more ties than room.
+  const bool extra_ties = (equal.sum(1, true) > need).any().item<bool>();
+  const torch::Tensor take = extra_ties ? equal & (equal.cumsum(1) <= need) : equal;
   const torch::Tensor chosen = (above | take).nonzero().select(1, 1).view({rows, k});
   // nonzero() lists columns in increasing order; a stable descending sort keeps that for ties.
   const torch::Tensor order =

@@ -3,15 +3,18 @@
 // batch 64, forward + backward + AdamW step) measured in the same run. Prints a table; asserts
 // nothing.
 //   build/loader_bench [--epochs N] [--steps N] [--rounds N] [--threads N] [--dir DIR]
+//                      [--data DATASET_DIR ...]
 //
-// Datasets: nsl::write_synthetic at 64 px and 32 px (gray, 8 shards) written to --dir (default
-// /tmp/nsl_loader_bench, removed afterwards). A loader row drains --epochs epochs of global batch
-// 64 in a 1-rank job (start_epoch included, so the pipeline fills from empty each epoch). The
-// train row times --steps steps on one fixed batch of the data with --threads LibTorch threads
-// (default: every core, as nsl_dist gives a single rank); the last row per size trains on the
-// loader's batches (workers 1, augment on), loader and training sharing the cores as in a real run.
-// Every row is the fastest of --rounds rounds, each round running every row of a size in turn, so a
-// burst of load on a shared machine spoils one round of one row, not the comparison.
+// Datasets: each --data folder (a prepared dataset, e.g. the demo's runs/data/synth or
+// runs/data/omniglot, used as is); without --data, nsl::write_synthetic at 64 px and 32 px (gray,
+// 8 shards) written to --dir (default /tmp/nsl_loader_bench, removed afterwards). A loader row
+// drains --epochs epochs of global batch 64 in a 1-rank job (start_epoch included, so the pipeline
+// fills from empty each epoch). The train row times --steps steps on one fixed batch of the data
+// with --threads LibTorch threads (default: every core, as nsl_dist gives a single rank); the last
+// row per size trains on the loader's batches (workers 1, augment on), loader and training sharing
+// the cores as in a real run. Every row is the fastest of --rounds rounds, each round running every
+// row of a size in turn, so a burst of load on a shared machine spoils one round of one row, not
+// the comparison.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -26,6 +29,7 @@
 
 #include "common/allocator.h"
 #include "config/config.h"
+#include "data/manifest.h"
 #include "data/prefetch_loader.h"
 #include "data/shard_batch_source.h"
 #include "data/synthetic.h"
@@ -126,12 +130,14 @@ int main(int argc, char** argv) {
   int epochs = 3, steps = 10, rounds = 5;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::string root = "/tmp/nsl_loader_bench";
+  std::vector<std::string> prepared;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--epochs") == 0) epochs = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--steps") == 0) steps = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--dir") == 0) root = argv[i + 1];
+    if (std::strcmp(argv[i], "--data") == 0) prepared.push_back(argv[i + 1]);
   }
   torch::set_num_threads(threads);
   nsl::keep_freed_memory();
@@ -141,17 +147,35 @@ int main(int argc, char** argv) {
       "of %d interleaved rounds\n",
       torch::get_num_threads(), static_cast<long long>(kBatch), epochs, steps, rounds);
   std::printf("%-5s %-24s %-8s %-8s %10s\n", "px", "what", "workers", "augment", "images/s");
-  for (int64_t size : {64, 32}) {
-    nsl::SyntheticSpec spec;
-    spec.classes = 200;  // 100 train classes x 16 = 1,600 train images: 25 steps per epoch
-    spec.images_per_class = 16;
-    spec.image_size = size;
-    spec.shards = 8;
-    const std::string dir = root + "/synth" + std::to_string(size);
-    const auto t0 = Clock::now();
-    nsl::write_synthetic(spec, dir);
-    std::printf("# %s: written in %.1f s\n", dir.c_str(), seconds_since(t0));
-    const int64_t classes = spec.classes / 2;
+  struct Dataset {
+    std::string dir;
+    int64_t size = 0, classes = 0;
+    bool generated = false;
+  };
+  std::vector<Dataset> datasets;
+  for (const std::string& dir : prepared) {
+    const nsl::Manifest m = nsl::read_manifest(dir);
+    datasets.push_back({dir, m.height, nsl::manifest_split(m, "train", dir).num_classes, false});
+  }
+  if (prepared.empty()) {
+    for (int64_t size : {64, 32}) {
+      nsl::SyntheticSpec spec;
+      spec.classes = 200;  // 100 train classes x 16 = 1,600 train images: 25 steps per epoch
+      spec.images_per_class = 16;
+      spec.image_size = size;
+      spec.shards = 8;
+      const std::string dir = root + "/synth" + std::to_string(size);
+      const auto t0 = Clock::now();
+      nsl::write_synthetic(spec, dir);
+      std::printf("# %s: written in %.1f s\n", dir.c_str(), seconds_since(t0));
+      datasets.push_back({dir, size, spec.classes / 2, true});
+    }
+  }
+  for (const Dataset& ds : datasets) {
+    const std::string dir = ds.dir;
+    const int64_t size = ds.size, classes = ds.classes;
+    std::printf("# %s: %lld px, %lld train classes\n", dir.c_str(), static_cast<long long>(size),
+                static_cast<long long>(classes));
     struct Row {
       std::string what, workers, augment;
       std::function<double()> images_per_s;
@@ -172,8 +196,8 @@ int main(int argc, char** argv) {
       std::printf("%-5lld %-24s %-8s %-8s %10.0f\n", static_cast<long long>(size), row.what.c_str(),
                   row.workers.c_str(), row.augment.c_str(), row.best);
     std::fflush(stdout);
-    std::filesystem::remove_all(dir);
+    if (ds.generated) std::filesystem::remove_all(dir);
   }
-  std::filesystem::remove_all(root);
+  if (prepared.empty()) std::filesystem::remove_all(root);
   return 0;
 }
