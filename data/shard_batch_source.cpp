@@ -17,12 +17,7 @@ ShardContents load_shard(const std::string& dir, const Manifest& m, const std::s
                          int64_t s) {
   std::lock_guard<std::mutex> h5(hdf5_mutex());
   ShardFile file = open_checked_shard(dir, m, split, s);
-  ShardContents c;
-  c.split = file.split();
-  c.shard_index = file.shard_index();
-  c.num_shards = file.num_shards();
-  c.images = file.read_images();
-  c.labels = file.read_labels();
+  ShardContents c = read_samples(file);
   check_shard_labels(file, c.labels, m.splits.at(split).num_classes);
   return c;
 }

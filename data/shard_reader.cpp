@@ -213,14 +213,19 @@ void ShardFile::read_image(int64_t position, uint8_t* out) {
             "reading sample " + std::to_string(position) + " of dataset 'images'", path_);
 }
 
-ShardContents read_shard(const std::string& path) {
-  ShardFile file(path);
+ShardContents read_samples(ShardFile& file) {
   ShardContents out;
   out.split = file.split();
   out.shard_index = file.shard_index();
   out.num_shards = file.num_shards();
   out.images = file.read_images();
   out.labels = file.read_labels();
+  return out;
+}
+
+ShardContents read_shard(const std::string& path) {
+  ShardFile file(path);
+  ShardContents out = read_samples(file);
   out.paths = file.read_paths();
   return out;
 }

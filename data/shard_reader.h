@@ -50,6 +50,9 @@ class ShardFile {
   std::array<int64_t, 3> image_shape_{};
 };
 
+// Everything of an open shard but its paths (which training never needs).
+ShardContents read_samples(ShardFile& file);
+
 // Throws DataError naming the file when it is not a v1 shard (missing/wrong `format` attribute,
 // other version), a dataset is missing or has the wrong type/rank, or the lengths disagree.
 ShardContents read_shard(const std::string& path);
