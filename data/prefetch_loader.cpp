@@ -91,15 +91,20 @@ void PrefetchLoader::stop_threads() noexcept {
     if (w.joinable()) w.join();
 }
 
-void PrefetchLoader::start_epoch(int64_t epoch) {
+void PrefetchLoader::start_epoch(int64_t epoch, int64_t first_step) {
   if (epoch < 0) throw std::invalid_argument("PrefetchLoader::start_epoch: negative epoch");
+  if (first_step < 0 || first_step > steps_per_epoch()) {
+    throw std::invalid_argument("PrefetchLoader::start_epoch: first step " +
+                                std::to_string(first_step) + " outside [0, " +
+                                std::to_string(steps_per_epoch()) + "]");
+  }
   std::map<int64_t, std::shared_ptr<Slot>> discarded;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ++generation_;
     epoch_ = epoch;
-    next_read_ = 0;
-    next_pop_ = 0;
+    next_read_ = first_step;
+    next_pop_ = first_step;
     discarded.swap(window_);
     tasks_.clear();
     error_ = nullptr;

@@ -68,9 +68,10 @@ class PrefetchLoader {
   int64_t global_batch_size() const { return sampler_->global_batch_size(); }
   const IndexSampler& sampler() const { return *sampler_; }
 
-  // Discards whatever was read ahead (and a pending error) and starts reading the epoch.
-  // Throws std::invalid_argument for a negative epoch.
-  void start_epoch(int64_t epoch);
+  // Discards whatever was read ahead (and a pending error) and starts reading the epoch at step
+  // `first_step` (a resumed run). Throws std::invalid_argument for a negative epoch or a step
+  // outside [0, steps_per_epoch()].
+  void start_epoch(int64_t epoch, int64_t first_step = 0);
   // The next step's batch. Throws std::logic_error before start_epoch() or after
   // steps_per_epoch() calls in an epoch; re-throws a reader or worker failure of this step.
   Batch next_batch();

@@ -50,7 +50,9 @@ class ShardTrainSource : public TrainBatchSource {
   int64_t num_classes() const override { return num_classes_; }
   int64_t global_batch_size() const override { return loader_->global_batch_size(); }
   int64_t steps_per_epoch() const override { return loader_->steps_per_epoch(); }
-  void start_epoch(int64_t epoch) override { loader_->start_epoch(epoch); }
+  void start_epoch_at(int64_t epoch, int64_t first_step) override {
+    loader_->start_epoch(epoch, first_step);
+  }
   // Throws std::logic_error before start_epoch() or after steps_per_epoch() calls in an epoch.
   Batch next_batch() override { return loader_->next_batch(); }
 

@@ -2,8 +2,13 @@
 
 #include <cstdlib>
 
+#include "common/error.h"
 #include "dist/local_communicator.h"
 #include "dist/mpi_communicator.h"
+#include "nsl/build_config.h"
+#ifdef NSL_HAVE_NCCL
+#include "dist/nccl_communicator.h"
+#endif
 
 namespace nsl {
 namespace {
@@ -25,6 +30,19 @@ class MpiHandle : public CommunicatorHandle {
   std::unique_ptr<MpiCommunicator> comm_ = std::make_unique<MpiCommunicator>();
 };
 
+#ifdef NSL_HAVE_NCCL
+class NcclHandle : public CommunicatorHandle {
+ public:
+  Communicator& comm() override { return *comm_; }
+
+ private:
+  MpiSession session_;  // first: MPI (a singleton without a launcher) outlives the communicator
+  std::unique_ptr<NcclCommunicator> comm_ = std::make_unique<NcclCommunicator>();
+};
+
+bool nccl_usable_here() { return visible_cuda_devices() > 0 && torch::cuda::is_available(); }
+#endif
+
 }  // namespace
 
 bool launched_by_mpi() {
@@ -34,9 +52,31 @@ bool launched_by_mpi() {
   return false;
 }
 
-std::unique_ptr<CommunicatorHandle> make_communicator() {
-  if (launched_by_mpi()) return std::make_unique<MpiHandle>();
-  return std::make_unique<LocalHandle>();
+std::unique_ptr<CommunicatorHandle> make_communicator() { return make_communicator("auto"); }
+
+std::unique_ptr<CommunicatorHandle> make_communicator(const std::string& backend) {
+  if (backend == "nccl") {
+#ifdef NSL_HAVE_NCCL
+    return std::make_unique<NcclHandle>();
+#else
+    throw ConfigError(
+        "dist.backend: nccl needs a build with -DNSL_WITH_NCCL=ON (this nsl_dist was built "
+        "without NCCL; 'nsl_dist info' shows the build); set dist.backend: mpi or auto");
+#endif
+  }
+  if (backend == "auto") {
+#ifdef NSL_HAVE_NCCL
+    if (launched_by_mpi() && nccl_usable_here()) return std::make_unique<NcclHandle>();
+#endif
+    if (launched_by_mpi()) return std::make_unique<MpiHandle>();
+    return std::make_unique<LocalHandle>();
+  }
+  if (backend == "mpi") {
+    if (launched_by_mpi()) return std::make_unique<MpiHandle>();
+    return std::make_unique<LocalHandle>();
+  }
+  throw ConfigError("dist.backend: unknown back end '" + backend +
+                    "' (expected auto, mpi or nccl)");
 }
 
 std::string mpi_library_version() { return MpiSession::library_version(); }

@@ -2,19 +2,24 @@
 
 #include <mpi.h>
 
+#include <climits>
 #include <vector>
 
 #include "common/error.h"
+#include "dist/watchdog.h"
 
 namespace nsl {
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 void check(int rc, const char* op) {
   if (rc == MPI_SUCCESS) return;
   char text[MPI_MAX_ERROR_STRING];
   int len = 0;
   MPI_Error_string(rc, text, &len);
-  throw DistributedError(std::string("MPI ") + op + " failed: " + std::string(text, len));
+  throw DistributedError(std::string("MPI ") + op +
+                         " failed: " + std::string(text, static_cast<size_t>(len)));
 }
 
 MPI_Datatype mpi_type(const torch::Tensor& t) {
@@ -47,11 +52,68 @@ MPI_Op mpi_op(ReduceOp op) {
   return MPI_SUM;
 }
 
+std::string dtype_name(const torch::Tensor& t) { return c10::toString(t.scalar_type()); }
+
+int mpi_count(int64_t n, const char* op) {
+  if (n > INT_MAX) {
+    throw DistributedError(std::string("MPI ") + op + ": " + std::to_string(n) +
+                           " elements exceed MPI's int count; split the tensor");
+  }
+  return static_cast<int>(n);
+}
+
 void require_cpu_contiguous(const torch::Tensor& t, const char* op) {
   if (!t.device().is_cpu() || !t.is_contiguous()) {
     throw DistributedError(std::string("MPI ") + op + ": tensor must be contiguous and on the CPU");
   }
 }
+
+// A non-blocking MPI collective under the watchdog. Keeps the tensor alive until it is done.
+class MpiWork : public CollectiveWork {
+ public:
+  MpiWork(Watchdog& watchdog, std::optional<CollectiveDesc> desc, torch::Tensor tensor)
+      : watchdog_(watchdog), desc_(std::move(desc)), tensor_(std::move(tensor)) {}
+  ~MpiWork() override {
+    if (request_ == MPI_REQUEST_NULL || failed_) return;
+    try {
+      wait();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "nsl_dist: %s\n", e.what());
+      MPI_Abort(MPI_COMM_WORLD, kExitDistributed);
+    }
+  }
+  MPI_Request* request() { return &request_; }
+  bool test() override {
+    if (request_ != MPI_REQUEST_NULL) {
+      int done = 0;
+      check(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "Test");
+    }
+    watchdog_.poll();
+    return request_ == MPI_REQUEST_NULL;
+  }
+  void wait() override {
+    if (!desc_) return;  // skipped by the fault plan
+    try {
+      watchdog_.wait(*desc_, started_, [this] {
+        if (request_ == MPI_REQUEST_NULL) return true;
+        int done = 0;
+        check(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "Test");
+        return done != 0;
+      });
+    } catch (...) {
+      failed_ = true;  // the job is ending: the destructor must not wait a second time
+      throw;
+    }
+  }
+
+ private:
+  Watchdog& watchdog_;
+  std::optional<CollectiveDesc> desc_;
+  torch::Tensor tensor_;
+  MPI_Request request_ = MPI_REQUEST_NULL;
+  bool failed_ = false;
+  Clock::time_point started_ = Clock::now();
+};
 
 }  // namespace
 
@@ -59,8 +121,10 @@ MpiSession::MpiSession() {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
+    // SERIALIZED: with CUDA tensors, gradient hooks (and their MPI calls) run on the autograd
+    // device thread while the main thread waits in backward(); never two threads at once.
     int provided = 0;
-    check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "Init_thread");
+    check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "Init_thread");
   }
 }
 
@@ -94,57 +158,105 @@ MpiCommunicator::MpiCommunicator() : handles_(std::make_unique<Handles>()) {
         "Comm_split_type");
   MPI_Comm_rank(handles_->node, &local_rank_);
   MPI_Comm_size(handles_->node, &local_size_);
+  MPI_Comm notices = MPI_COMM_NULL;
+  check(MPI_Comm_dup(handles_->world, &notices), "Comm_dup");
+  watchdog_ = std::make_unique<Watchdog>(notices, rank_, size_, FaultPlan::from_environment());
 }
 
 MpiCommunicator::~MpiCommunicator() {
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (finalized) return;
+  watchdog_.reset();
   if (handles_->node != MPI_COMM_NULL) MPI_Comm_free(&handles_->node);
   if (handles_->world != MPI_COMM_NULL) MPI_Comm_free(&handles_->world);
 }
 
-void MpiCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
+void MpiCommunicator::set_timeout(double seconds) { watchdog_->set_timeout(seconds); }
+double MpiCommunicator::timeout_s() const { return watchdog_->timeout_s(); }
+int64_t MpiCommunicator::next_sequence() const { return watchdog_->next_sequence(); }
+
+std::unique_ptr<CollectiveWork> MpiCommunicator::all_reduce_async(torch::Tensor tensor,
+                                                                  ReduceOp op) {
   require_cpu_contiguous(tensor, "all_reduce");
-  check(MPI_Allreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
-                      mpi_type(tensor), mpi_op(op), handles_->world),
-        "Allreduce");
+  const int count = mpi_count(tensor.numel(), "all_reduce");
+  auto desc = watchdog_->begin(CollectiveOp::kAllReduce, static_cast<int64_t>(tensor.nbytes()),
+                               dtype_name(tensor));
+  auto work = std::make_unique<MpiWork>(*watchdog_, desc, tensor);
+  if (desc) {
+    check(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), count, mpi_type(tensor), mpi_op(op),
+                         handles_->world, work->request()),
+          "Iallreduce");
+  }
+  return work;
+}
+
+void MpiCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
+  all_reduce_async(tensor, op)->wait();
 }
 
 void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
   require_cpu_contiguous(tensor, "broadcast");
-  check(MPI_Bcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor), root,
-                  handles_->world),
-        "Bcast");
+  const int count = mpi_count(tensor.numel(), "broadcast");
+  auto desc = watchdog_->begin(CollectiveOp::kBroadcast, static_cast<int64_t>(tensor.nbytes()),
+                               dtype_name(tensor));
+  MpiWork work(*watchdog_, desc, tensor);
+  if (desc) {
+    check(MPI_Ibcast(tensor.data_ptr(), count, mpi_type(tensor), root, handles_->world,
+                     work.request()),
+          "Ibcast");
+  }
+  work.wait();
 }
 
 torch::Tensor MpiCommunicator::all_gather_rows(const torch::Tensor& tensor) {
   const torch::Tensor local = tensor.contiguous();
   require_cpu_contiguous(local, "all_gather_rows");
-  int64_t row_shape_elems = 1;
-  for (int64_t d = 1; d < local.dim(); ++d) row_shape_elems *= local.size(d);
-  const int my_rows = static_cast<int>(local.size(0));
-  std::vector<int> rows(static_cast<size_t>(size_));
-  check(MPI_Allgather(&my_rows, 1, MPI_INT, rows.data(), 1, MPI_INT, handles_->world), "Allgather");
+  int64_t row_elems = 1;
+  for (int64_t d = 1; d < local.dim(); ++d) row_elems *= local.size(d);
+
+  auto my_rows = torch::tensor({local.size(0)}, torch::kInt64);
+  auto rows = torch::empty({size_}, torch::kInt64);
+  {
+    auto desc = watchdog_->begin(CollectiveOp::kAllGather, 8, "int64");
+    MpiWork work(*watchdog_, desc, rows);
+    if (desc) {
+      check(MPI_Iallgather(my_rows.data_ptr(), 1, MPI_INT64_T, rows.data_ptr(), 1, MPI_INT64_T,
+                           handles_->world, work.request()),
+            "Iallgather");
+    }
+    work.wait();
+  }
   std::vector<int> counts(static_cast<size_t>(size_)), displs(static_cast<size_t>(size_));
   int64_t total_rows = 0;
   for (int r = 0; r < size_; ++r) {
-    counts[static_cast<size_t>(r)] =
-        static_cast<int>(rows[static_cast<size_t>(r)] * row_shape_elems);
-    displs[static_cast<size_t>(r)] = static_cast<int>(total_rows * row_shape_elems);
-    total_rows += rows[static_cast<size_t>(r)];
+    const int64_t n = rows[r].item<int64_t>();
+    counts[static_cast<size_t>(r)] = mpi_count(n * row_elems, "all_gather_rows");
+    displs[static_cast<size_t>(r)] = mpi_count(total_rows * row_elems, "all_gather_rows");
+    total_rows += n;
   }
   std::vector<int64_t> shape = local.sizes().vec();
   shape[0] = total_rows;
   torch::Tensor out = torch::empty(shape, local.options());
-  check(MPI_Allgatherv(local.data_ptr(), static_cast<int>(local.numel()), mpi_type(local),
-                       out.data_ptr(), counts.data(), displs.data(), mpi_type(local),
-                       handles_->world),
-        "Allgatherv");
+  auto desc = watchdog_->begin(CollectiveOp::kAllGatherV, static_cast<int64_t>(out.nbytes()),
+                               dtype_name(local));
+  MpiWork work(*watchdog_, desc, out);
+  if (desc) {
+    check(MPI_Iallgatherv(local.data_ptr(), static_cast<int>(local.numel()), mpi_type(local),
+                          out.data_ptr(), counts.data(), displs.data(), mpi_type(local),
+                          handles_->world, work.request()),
+          "Iallgatherv");
+  }
+  work.wait();
   return out;
 }
 
-void MpiCommunicator::barrier() { check(MPI_Barrier(handles_->world), "Barrier"); }
+void MpiCommunicator::barrier() {
+  auto desc = watchdog_->begin(CollectiveOp::kBarrier, 0, "");
+  MpiWork work(*watchdog_, desc, torch::Tensor());
+  if (desc) check(MPI_Ibarrier(handles_->world, work.request()), "Ibarrier");
+  work.wait();
+}
 
 void MpiCommunicator::abort(int exit_code) {
   MPI_Abort(MPI_COMM_WORLD, exit_code);

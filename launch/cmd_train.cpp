@@ -14,6 +14,7 @@
 #include "data/train_source.h"
 #include "launch/commands.h"
 #include "launch/job_context.h"
+#include "launch/preemption.h"
 #include "launch/threads.h"
 #include "train/trainer.h"
 
@@ -96,6 +97,10 @@ void add_train_command(CLI::App& app, TrainArgs& args) {
   cmd->add_flag("--dry-run", args.dry_run,
                 "validate the config and the data it names, print the resolved config, exit");
   cmd->add_flag("--quiet", args.quiet, "no progress line");
+  cmd->add_option("--resume", args.resume,
+                  "none | auto (the newest valid checkpoint under OUT/checkpoints, falling back "
+                  "to older ones; a fresh start when there is none) | a checkpoint folder")
+      ->capture_default_str();
 }
 
 int run_train(const TrainArgs& args, JobContext& job) {
@@ -114,7 +119,9 @@ int run_train(const TrainArgs& args, JobContext& job) {
     return kExitOk;
   }
 
-  Communicator& comm = job.start_communicator();
+  Communicator& comm = job.start_communicator(config.dist.backend);
+  comm.set_timeout(config.dist.timeout_s);
+  const std::atomic<int>& stop_signal = install_preemption_handlers();
   const int64_t threads = threads_per_rank(config.train.threads_per_rank, comm.local_size());
   apply_thread_settings(threads);
   if (comm.is_root()) {
@@ -132,6 +139,12 @@ int run_train(const TrainArgs& args, JobContext& job) {
   TrainerOptions options;
   options.out_dir = args.out;
   options.show_progress = !args.quiet;
+  options.resume = args.resume;
+  options.stop_signal = &stop_signal;
+  options.on_note = [](const std::string& text) {
+    std::printf("# %s\n", text.c_str());
+    std::fflush(stdout);
+  };
   options.on_epoch = [&comm](const EpochMetrics& m) {
     if (!comm.is_root()) return;
     std::printf("epoch %3lld  loss %.4f  R@1 %.2f%%  %.1f img/s  %.1f s%s\n",
@@ -153,9 +166,10 @@ int run_train(const TrainArgs& args, JobContext& job) {
   }
   const std::vector<EpochMetrics> history = trainer.run();
   if (comm.is_root()) {
-    print_recall_table(history);
-    std::printf("metrics: %s/metrics.jsonl  checkpoint: %s/checkpoint\n", args.out.c_str(),
-                args.out.c_str());
+    if (history.size() >= 2) print_recall_table(history);
+    std::printf(
+        "metrics: %s/metrics.jsonl  checkpoint: %s\n", args.out.c_str(),
+        trainer.last_checkpoint().empty() ? "(none written)" : trainer.last_checkpoint().c_str());
   }
   return kExitOk;
 }

@@ -15,6 +15,7 @@ struct TrainArgs {
   std::string out = "runs/train";
   bool dry_run = false;
   bool quiet = false;
+  std::string resume = "none";  // none | auto | a checkpoint folder
 };
 void add_train_command(CLI::App& app, TrainArgs& args);
 class JobContext;

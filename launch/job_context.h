@@ -3,6 +3,7 @@
 // keeps the context alive around its single error handler, so that handler can end every rank
 // with MPI_Abort instead of leaving the others waiting in a collective.
 #include <memory>
+#include <string>
 
 #include "dist/make_communicator.h"
 
@@ -10,8 +11,9 @@ namespace nsl {
 
 class JobContext {
  public:
-  Communicator& start_communicator() {
-    if (!handle_) handle_ = make_communicator();
+  // backend: dist.backend (auto | mpi | nccl).
+  Communicator& start_communicator(const std::string& backend = "auto") {
+    if (!handle_) handle_ = make_communicator(backend);
     return handle_->comm();
   }
   Communicator* comm() { return handle_ ? &handle_->comm() : nullptr; }

@@ -48,6 +48,14 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("info")) return nsl::run_info(info);
     if (app.got_subcommand("synth")) return nsl::run_synth(synth);
     if (app.got_subcommand("prep")) return nsl::run_prep(prep);
+  } catch (const nsl::Preempted& e) {
+    // Every rank got here together, after the checkpoint: a clean exit, not an abort.
+    nsl::Communicator* comm = job.comm();
+    if (comm == nullptr || comm->is_root()) {
+      std::fprintf(stderr, "nsl_dist: %s\n", e.what());
+      std::fflush(stderr);
+    }
+    return e.code();
   } catch (const nsl::ConfigError& e) {
     return report(job, e.code(), "config error", e.what());
   } catch (const nsl::DataError& e) {

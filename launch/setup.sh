@@ -14,6 +14,7 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libboost-test-dev
   libopencv-dev libmatio-dev
+  iproute2
 )
 
 missing=()
@@ -31,6 +32,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "setup: all ${#PACKAGES[@]} packages present"
+fi
+
+# The NCCL back end is compiled and linked wherever CUDA with NCCL is installed (it runs only where
+# there is a GPU); NSL_CMAKE_ARGS=-DNSL_WITH_NCCL=OFF turns it off.
+CUDA_ROOT=${CUDA_ROOT:-/usr/local/cuda}
+if [ -f "$CUDA_ROOT/include/nccl.h" ] && [[ "${NSL_CMAKE_ARGS:-}" != *NSL_WITH_NCCL* ]]; then
+  echo "setup: CUDA with NCCL found at $CUDA_ROOT: building the NCCL back end"
+  NSL_CMAKE_ARGS="${NSL_CMAKE_ARGS:-} -DNSL_WITH_NCCL=ON"
 fi
 
 BUILD_DIR=${NSL_BUILD_DIR:-build}

@@ -39,4 +39,11 @@ class DistributedError : public Error {
   explicit DistributedError(const std::string& what) : Error(kExitDistributed, what) {}
 };
 
+// Not a failure: every rank stopped together after a preemption signal and the checkpoint is on
+// disk. main() returns kExitPreempted on every rank without aborting the job.
+class Preempted : public Error {
+ public:
+  explicit Preempted(const std::string& what) : Error(kExitPreempted, what) {}
+};
+
 }  // namespace nsl

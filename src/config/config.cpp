@@ -83,6 +83,16 @@ void visit_config(Visitor& root, Config& c) {
     s.field("recall_k", c.eval.recall_k);
     s.field("batch_size", c.eval.batch_size);
   });
+  root.section("dist", [&](auto& s) {
+    s.field("backend", c.dist.backend);
+    s.field("timeout_s", c.dist.timeout_s);
+    s.field("bucket_mb", c.dist.bucket_mb);
+  });
+  root.section("checkpoint", [&](auto& s) {
+    s.field("every_steps", c.checkpoint.every_steps);
+    s.field("every_minutes", c.checkpoint.every_minutes);
+    s.field("keep", c.checkpoint.keep);
+  });
 }
 
 class ReadVisitor {
@@ -241,6 +251,14 @@ void validate_config(const Config& c) {
   require(!c.eval.recall_k.empty(), "eval.recall_k", "needs at least one K");
   for (int64_t k : c.eval.recall_k) require(k >= 1, "eval.recall_k", "every K must be >= 1");
   require(c.eval.batch_size >= 1, "eval.batch_size", "must be >= 1");
+  require_choice(c.dist.backend, "dist.backend", {"auto", "mpi", "nccl"});
+  require(c.dist.timeout_s > 0.0 && std::isfinite(c.dist.timeout_s), "dist.timeout_s",
+          "must be > 0 seconds");
+  require(c.dist.bucket_mb > 0.0 && c.dist.bucket_mb <= 4096.0, "dist.bucket_mb",
+          "must be in (0, 4096] MiB");
+  require(c.checkpoint.every_steps >= 0, "checkpoint.every_steps", "must be >= 0 (0: off)");
+  require(c.checkpoint.every_minutes >= 0.0, "checkpoint.every_minutes", "must be >= 0 (0: off)");
+  require(c.checkpoint.keep >= 1, "checkpoint.keep", "must be >= 1");
 }
 
 std::string to_yaml(const Config& config) {

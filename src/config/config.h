@@ -78,6 +78,18 @@ struct EvalConfig {
   int64_t batch_size = 256;
 };
 
+struct DistConfig {
+  std::string backend = "auto";  // auto (nccl when the model runs on CUDA, else mpi) | mpi | nccl
+  double timeout_s = 600.0;      // watchdog: a collective slower than this ends the job
+  double bucket_mb = 25.0;       // gradient all-reduce bucket size (MiB)
+};
+
+struct CheckpointConfig {
+  int64_t every_steps = 0;      // also checkpoint every N optimiser steps (0: epoch ends only)
+  double every_minutes = 30.0;  // also checkpoint when this long has passed (0: never)
+  int64_t keep = 3;             // newest checkpoints kept under OUT/checkpoints
+};
+
 struct Config {
   uint64_t seed = 1;
   DataConfig data;
@@ -85,6 +97,8 @@ struct Config {
   LossConfig loss;
   TrainConfig train;
   EvalConfig eval;
+  DistConfig dist;
+  CheckpointConfig checkpoint;
 };
 
 // Reads, overrides and validates; throws ConfigError naming the key path (and line) on any problem.

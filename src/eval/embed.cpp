@@ -7,12 +7,13 @@ namespace nsl {
 
 SplitEmbeddings embed_local(EmbeddingNet& net, EvalSource& source, int64_t batch_size) {
   torch::NoGradGuard no_grad;
+  const torch::Device device = net->parameters().front().device();
   net->eval();
   std::vector<torch::Tensor> units, labels, indices;
   for (int64_t begin = 0; begin < source.local_size(); begin += batch_size) {
     const int64_t end = std::min(source.local_size(), begin + batch_size);
     Batch batch = source.slice(begin, end);
-    units.push_back(net->forward(batch.images).unit);
+    units.push_back(net->forward(batch.images.to(device)).unit.cpu());
     labels.push_back(batch.labels);
     indices.push_back(batch.indices);
   }
@@ -25,9 +26,12 @@ SplitEmbeddings embed_local(EmbeddingNet& net, EvalSource& source, int64_t batch
 }
 
 SplitEmbeddings gather_embeddings(Communicator& comm, const SplitEmbeddings& local) {
-  SplitEmbeddings all{comm.all_gather_rows(local.unit.contiguous()),
-                      comm.all_gather_rows(local.labels.contiguous()),
-                      comm.all_gather_rows(local.indices.contiguous())};
+  // The collectives run where the back end wants their tensors (the GPU with NCCL); the search
+  // itself runs on the CPU.
+  auto gather = [&](const torch::Tensor& t) {
+    return comm.all_gather_rows(t.to(comm.device()).contiguous()).cpu();
+  };
+  SplitEmbeddings all{gather(local.unit), gather(local.labels), gather(local.indices)};
   const torch::Tensor order = all.indices.argsort();
   return {all.unit.index_select(0, order), all.labels.index_select(0, order),
           all.indices.index_select(0, order)};

@@ -23,7 +23,10 @@ class TrainBatchSource {
   // Steps this source can deliver per epoch; the trainer agrees on the minimum across ranks.
   virtual int64_t steps_per_epoch() const = 0;
   // Re-seeds the sampler for the epoch; must be called before the epoch's first next_batch().
-  virtual void start_epoch(int64_t epoch) = 0;
+  void start_epoch(int64_t epoch) { start_epoch_at(epoch, 0); }
+  // The same, with the first `first_step` steps of the epoch already taken (a resumed run):
+  // the next next_batch() is step `first_step`'s batch, exactly as in an uninterrupted epoch.
+  virtual void start_epoch_at(int64_t epoch, int64_t first_step) = 0;
   virtual Batch next_batch() = 0;
 };
 

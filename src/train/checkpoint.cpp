@@ -1,24 +1,16 @@
 #include "train/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <ATen/CPUGeneratorImpl.h>
 
-#include <filesystem>
-#include <fstream>
+#include <chrono>
+#include <ctime>
+#include <mutex>
 
 #include "common/error.h"
 
 namespace nsl {
 namespace fs = std::filesystem;
 namespace {
-
-void fsync_path(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw Error(kExitRuntime, "checkpoint: cannot open '" + path.string() + "' to sync");
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw Error(kExitRuntime, "checkpoint: fsync of '" + path.string() + "' failed");
-}
 
 void write_module(torch::serialize::OutputArchive& archive, const std::string& prefix,
                   const torch::nn::Module& module) {
@@ -47,69 +39,158 @@ void read_module(torch::serialize::InputArchive& archive, const std::string& pre
   for (auto& item : module.named_buffers()) load(item.key(), item.value());
 }
 
+torch::serialize::InputArchive open_archive(const fs::path& file) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(file.string());
+  } catch (const c10::Error& e) {
+    throw DataError("checkpoint file '" + file.string() +
+                    "' cannot be read: " + e.what_without_backtrace());
+  }
+  return archive;
+}
+
+std::string utc_now() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+template <typename T>
+T info_field(const nlohmann::json& info, const char* key, const std::string& where) {
+  if (!info.contains(key)) {
+    throw DataError("checkpoint '" + where + "': manifest info lacks '" + key +
+                    "' (not a training checkpoint of this version)");
+  }
+  try {
+    return info.at(key).get<T>();
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError("checkpoint '" + where + "': manifest info '" + key +
+                    "' is malformed: " + e.what());
+  }
+}
+
 }  // namespace
 
-void save_checkpoint(const std::string& dir, const torch::nn::Module& net,
-                     const torch::nn::Module& loss, const AdamW& optimizer,
-                     const nlohmann::json& meta) {
-  const fs::path final_dir(dir);
-  const fs::path tmp = final_dir.string() + ".tmp-" + std::to_string(::getpid());
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
+ModelIdentity model_identity(const Config& config, int64_t num_classes, int64_t in_channels) {
+  return {config.model.backbone, num_classes, config.model.embedding_dim, in_channels};
+}
 
+nlohmann::json checkpoint_info(const TrainingProgress& p, const ModelIdentity& model,
+                               const Config& config, int world_size, const std::string& reason) {
+  nlohmann::json j;
+  j["epoch"] = p.epoch;
+  j["step"] = p.step;
+  j["global_step"] = p.global_step;
+  j["loss_sum"] = p.loss_sum;
+  j["idle_batches"] = p.idle_batches;
+  j["backbone"] = model.backbone;
+  j["num_classes"] = model.num_classes;
+  j["embedding_dim"] = model.embedding_dim;
+  j["in_channels"] = model.in_channels;
+  j["world_size"] = world_size;
+  j["config_hash"] = config_hash(config);
+  j["config"] = to_yaml(config);
+  j["reason"] = reason;
+  j["written_utc"] = utc_now();
+  return j;
+}
+
+TrainingProgress progress_from_info(const nlohmann::json& info, const std::string& where) {
+  TrainingProgress p;
+  p.epoch = info_field<int64_t>(info, "epoch", where);
+  p.step = info_field<int64_t>(info, "step", where);
+  p.global_step = info_field<int64_t>(info, "global_step", where);
+  p.loss_sum = info_field<double>(info, "loss_sum", where);
+  p.idle_batches = info_field<int64_t>(info, "idle_batches", where);
+  if (p.epoch < 0 || p.step < 0 || p.global_step < 0) {
+    throw DataError("checkpoint '" + where + "': negative epoch or step in its manifest");
+  }
+  return p;
+}
+
+void check_model_identity(const nlohmann::json& info, const ModelIdentity& expected,
+                          const std::string& where) {
+  const std::string fix =
+      ": resume with the config and dataset it was trained with, or start a new run (another "
+      "--out, or --resume none)";
+  const auto backbone = info_field<std::string>(info, "backbone", where);
+  if (backbone != expected.backbone) {
+    throw DataError("checkpoint '" + where + "' holds a " + backbone +
+                    " model but the config asks for " + expected.backbone + fix);
+  }
+  auto check = [&](const char* key, int64_t want, const char* what) {
+    const auto have = info_field<int64_t>(info, key, where);
+    if (have != want) {
+      throw DataError("checkpoint '" + where + "' was trained with " + std::to_string(have) + " " +
+                      what + " but this run has " + std::to_string(want) + fix);
+    }
+  };
+  check("num_classes", expected.num_classes, "training classes");
+  check("embedding_dim", expected.embedding_dim, "embedding dimensions (model.embedding_dim)");
+  check("in_channels", expected.in_channels, "image channels");
+}
+
+void write_training_files(const fs::path& dir, const torch::nn::Module& net,
+                          const torch::nn::Module& loss, const AdamW& optimizer) {
   torch::serialize::OutputArchive model;
   write_module(model, "net.", net);
   write_module(model, "loss.", loss);
-  model.save_to((tmp / "model.pt").string());
+  model.save_to((dir / "model.pt").string());
 
   torch::serialize::OutputArchive opt;
   for (const auto& [name, value] : optimizer.state()) opt.write(name, value);
-  opt.save_to((tmp / "optimizer.pt").string());
+  opt.save_to((dir / "optimizer.pt").string());
 
+  torch::serialize::OutputArchive rng;
   {
-    std::ofstream out(tmp / "meta.json");
-    out << meta.dump(2) << '\n';
-    if (!out)
-      throw Error(kExitRuntime, "checkpoint: writing meta.json in '" + tmp.string() + "' failed");
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    rng.write("cpu", gen.get_state());
   }
-  for (const char* name : {"model.pt", "optimizer.pt", "meta.json"}) fsync_path(tmp / name);
-  fsync_path(tmp);
-
-  const fs::path old = final_dir.string() + ".old-" + std::to_string(::getpid());
-  if (fs::exists(final_dir)) fs::rename(final_dir, old);
-  fs::rename(tmp, final_dir);
-  fsync_path(final_dir.parent_path().empty() ? fs::path(".") : final_dir.parent_path());
-  fs::remove_all(old);
+  rng.save_to((dir / "rng.pt").string());
 }
 
-nlohmann::json load_checkpoint(const std::string& dir, torch::nn::Module& net,
-                               torch::nn::Module& loss, AdamW* optimizer) {
-  const fs::path root(dir);
-  std::ifstream meta_in(root / "meta.json");
-  if (!meta_in) throw DataError("'" + dir + "' is not a checkpoint: meta.json is missing");
-  nlohmann::json meta;
-  try {
-    meta = nlohmann::json::parse(meta_in);
-  } catch (const nlohmann::json::exception& e) {
-    throw DataError("checkpoint '" + dir + "': meta.json is not valid JSON: " + e.what());
-  }
-  torch::serialize::InputArchive model;
-  model.load_from((root / "model.pt").string());
-  read_module(model, "net.", net, (root / "model.pt").string());
-  read_module(model, "loss.", loss, (root / "model.pt").string());
-  if (optimizer) {
-    torch::serialize::InputArchive opt;
-    opt.load_from((root / "optimizer.pt").string());
-    std::vector<std::pair<std::string, torch::Tensor>> state;
-    for (const auto& [name, value] : optimizer->state()) {
-      torch::Tensor t;
-      if (!opt.try_read(name, t))
-        throw DataError("checkpoint '" + dir + "': optimizer state lacks " + name);
-      state.emplace_back(name, t);
+void read_model_file(const fs::path& dir, torch::nn::Module& net, torch::nn::Module& loss) {
+  const fs::path file = dir / "model.pt";
+  torch::serialize::InputArchive model = open_archive(file);
+  read_module(model, "net.", net, file.string());
+  read_module(model, "loss.", loss, file.string());
+}
+
+void read_training_files(const fs::path& dir, torch::nn::Module& net, torch::nn::Module& loss,
+                         AdamW& optimizer) {
+  read_model_file(dir, net, loss);
+  const fs::path opt_file = dir / "optimizer.pt";
+  torch::serialize::InputArchive opt = open_archive(opt_file);
+  std::vector<std::pair<std::string, torch::Tensor>> state;
+  for (const auto& [name, value] : optimizer.state()) {
+    torch::Tensor t;
+    if (!opt.try_read(name, t)) {
+      throw DataError("checkpoint file '" + opt_file.string() + "' lacks optimizer state '" + name +
+                      "': it was written for a different model");
     }
-    optimizer->load_state(state);
+    if (!t.sizes().equals(value.sizes())) {
+      throw DataError("checkpoint file '" + opt_file.string() + "': optimizer state '" + name +
+                      "' has shape " + c10::str(t.sizes()) + ", the model needs " +
+                      c10::str(value.sizes()));
+    }
+    state.emplace_back(name, t);
   }
-  return meta;
+  optimizer.load_state(state);
+
+  const fs::path rng_file = dir / "rng.pt";
+  torch::serialize::InputArchive rng = open_archive(rng_file);
+  torch::Tensor cpu_state;
+  if (!rng.try_read("cpu", cpu_state)) {
+    throw DataError("checkpoint file '" + rng_file.string() + "' lacks the generator state");
+  }
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(cpu_state);
 }
 
 }  // namespace nsl

@@ -1,22 +1,56 @@
 #pragma once
-// A checkpoint is a directory: model.pt (network + centers by name), optimizer.pt, meta.json.
-// It is written to a temporary sibling, fsynced, then renamed into place, so a crash never leaves
-// a half-written checkpoint under the final name.
+// What a training checkpoint holds. The files: model.pt (network and loss tensors by name, net.*
+// and loss.*: the class centers are the full C x d matrix, so a checkpoint does not depend on the
+// world size), optimizer.pt (AdamW state), rng.pt (LibTorch's CPU generator). The CheckpointStore
+// adds manifest.json, whose info object is a TrainingProgress plus what identifies the model.
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <string>
 
+#include "config/config.h"
 #include "optim/adamw.h"
 
 namespace nsl {
 
-void save_checkpoint(const std::string& dir, const torch::nn::Module& net,
-                     const torch::nn::Module& loss, const AdamW& optimizer,
-                     const nlohmann::json& meta);
+// Where training stands: `step` steps of `epoch` are done (epoch 0 is the untrained evaluation;
+// a checkpoint taken at an epoch's end says {epoch + 1, 0}).
+struct TrainingProgress {
+  int64_t epoch = 0;
+  int64_t step = 0;
+  int64_t global_step = 0;   // optimiser steps since the start of the run
+  double loss_sum = 0.0;     // sum of this epoch's step losses so far
+  int64_t idle_batches = 0;  // this epoch's so far, over all ranks
+};
 
-// Loads tensors by name into the given modules (shapes must match); returns meta.json.
-nlohmann::json load_checkpoint(const std::string& dir, torch::nn::Module& net,
-                               torch::nn::Module& loss, AdamW* optimizer);
+// What a checkpoint must agree on with the run that resumes it.
+struct ModelIdentity {
+  std::string backbone;
+  int64_t num_classes = 0;
+  int64_t embedding_dim = 0;
+  int64_t in_channels = 0;
+};
+
+ModelIdentity model_identity(const Config& config, int64_t num_classes, int64_t in_channels);
+
+// The manifest's info object.
+nlohmann::json checkpoint_info(const TrainingProgress& progress, const ModelIdentity& model,
+                               const Config& config, int world_size, const std::string& reason);
+TrainingProgress progress_from_info(const nlohmann::json& info, const std::string& where);
+// Throws DataError naming the checkpoint and the first mismatch (class count, embedding size,
+// backbone, image channels) with what to do.
+void check_model_identity(const nlohmann::json& info, const ModelIdentity& expected,
+                          const std::string& where);
+
+void write_training_files(const std::filesystem::path& dir, const torch::nn::Module& net,
+                          const torch::nn::Module& loss, const AdamW& optimizer);
+// Loads tensors by name into the modules (shapes must match: DataError naming the tensor),
+// the optimizer state and the generator state.
+void read_training_files(const std::filesystem::path& dir, torch::nn::Module& net,
+                         torch::nn::Module& loss, AdamW& optimizer);
+// Network and loss tensors only (evaluation, export).
+void read_model_file(const std::filesystem::path& dir, torch::nn::Module& net,
+                     torch::nn::Module& loss);
 
 }  // namespace nsl

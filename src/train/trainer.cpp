@@ -1,15 +1,21 @@
 #include "train/trainer.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
 
 #include "common/error.h"
 #include "common/fnv.h"
 #include "eval/embed.h"
 #include "loss/decorrelation.h"
 #include "loss/gram_schmidt.h"
-#include "train/checkpoint.h"
+#include "train/checkpoint_store.h"
 #include "train/metrics_log.h"
 #include "train/progress.h"
 
@@ -22,11 +28,17 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// FNV-1a over the tensor's bytes: replicas must be bit-identical, not merely close.
-int64_t tensor_fingerprint(const torch::Tensor& t) {
-  const torch::Tensor c = t.detach().contiguous();
-  return static_cast<int64_t>(fnv1a64(c.data_ptr(), c.nbytes()) >> 1);
+// FNV-1a over the tensors' bytes: replicas must be bit-identical, not merely close.
+uint64_t fingerprint(const std::vector<torch::Tensor>& tensors) {
+  uint64_t hash = kFnv1a64Offset;
+  for (const auto& t : tensors) {
+    const torch::Tensor c = t.detach().contiguous().cpu();
+    hash = fnv1a64(c.data_ptr(), c.nbytes(), hash);
+  }
+  return hash;
 }
+
+std::string checkpoint_root(const std::string& out_dir) { return out_dir + "/checkpoints"; }
 
 }  // namespace
 
@@ -47,15 +59,47 @@ nlohmann::json to_json(const EpochMetrics& m) {
   return j;
 }
 
+EpochMetrics epoch_metrics_from_json(const nlohmann::json& j) {
+  EpochMetrics m;
+  m.epoch = j.at("epoch").get<int64_t>();
+  m.loss = j.at("loss").get<double>();
+  m.images_per_s = j.value("images_per_s", 0.0);
+  m.seconds = j.value("seconds", 0.0);
+  m.steps = j.value("steps", int64_t{0});
+  m.recall.queries = j.value("queries", int64_t{0});
+  m.recall.lone_queries = j.value("lone_queries", int64_t{0});
+  m.gs_groups = j.value("gs_groups", int64_t{0});
+  m.idle_batches = j.value("idle_batches", int64_t{0});
+  for (const auto& [key, value] : j.items()) {
+    if (key.rfind("recall@", 0) != 0) continue;
+    m.recall.ks.push_back(std::stoll(key.substr(7)));
+  }
+  std::sort(m.recall.ks.begin(), m.recall.ks.end());
+  for (int64_t k : m.recall.ks) {
+    m.recall.recall.push_back(j.at("recall@" + std::to_string(k)).get<double>());
+  }
+  return m;
+}
+
 Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& train,
                  EvalSource& test, int64_t in_channels, TrainerOptions options)
-    : config_(config), comm_(comm), train_(train), test_(test), options_(std::move(options)) {
+    : config_(config),
+      comm_(comm),
+      train_(train),
+      test_(test),
+      options_(std::move(options)),
+      in_channels_(in_channels),
+      device_(comm.device()) {
   torch::manual_seed(config_.seed);
   net_ = EmbeddingNet(config_.model, in_channels);
   if (!config_.model.pretrained.empty()) {
     pretrained_ = net_->load_backbone_weights(config_.model.pretrained);
   }
   loss_ = EmbeddingLoss(config_.loss, train_.num_classes(), config_.model.embedding_dim);
+  // Initialised on the CPU (the same numbers whatever the device), then moved where the back end
+  // computes: the GPU of this rank with NCCL.
+  net_->to(device_);
+  loss_->to(device_);
   broadcast_parameters();
 
   for (auto& p : net_->parameters()) net_params_.push_back(p);
@@ -71,7 +115,14 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
   if (loss_->has_centers())
     optimizer_.add_group({loss_->centers()}, config_.train.center_lr_mult, 0.0);
 
-  auto steps = torch::tensor({train_.steps_per_epoch()}, torch::kInt64);
+  if (comm_.size() > 1) {
+    std::vector<torch::Tensor> dedicated;
+    if (loss_->has_centers()) dedicated.push_back(loss_->centers());
+    reducer_ = std::make_unique<GradientReducer>(
+        comm_, net_params_, dedicated, static_cast<int64_t>(config_.dist.bucket_mb * (1 << 20)));
+  }
+
+  auto steps = on_device(torch::tensor({train_.steps_per_epoch()}, torch::kInt64));
   comm_.all_reduce(steps, ReduceOp::kMin);
   steps_per_epoch_ = steps.item<int64_t>();
   if (config_.train.max_steps_per_epoch > 0) {
@@ -90,6 +141,14 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
   }
 }
 
+torch::Tensor Trainer::on_device(const torch::Tensor& t) const {
+  return device_.is_cpu() ? t : t.to(device_);
+}
+
+void Trainer::note(const std::string& text) const {
+  if (comm_.is_root() && options_.on_note) options_.on_note(text);
+}
+
 void Trainer::broadcast_parameters() {
   torch::NoGradGuard no_grad;
   for (auto& p : net_->parameters()) comm_.broadcast(p, 0);
@@ -97,77 +156,114 @@ void Trainer::broadcast_parameters() {
   if (loss_->has_centers()) comm_.broadcast(loss_->centers(), 0);
 }
 
-double Trainer::forward_loss(const Batch& batch, bool with_grad) {
+void Trainer::broadcast_optimizer_state() {
+  std::vector<std::pair<std::string, torch::Tensor>> state = optimizer_.state();
+  for (auto& [name, value] : state) {
+    value = value.contiguous().clone();
+    comm_.broadcast(value, 0);
+  }
+  optimizer_.load_state(state);
+}
+
+Trainer::ForwardResult Trainer::forward_loss(const Batch& batch) {
   // Batch losses (pair-based, Proxy-Anchor) see the whole global batch on every rank, so their
   // mining and their value do not depend on how the batch is split (see LossStep).
   const bool global = loss_->batch_loss() && comm_.size() > 1;
   const int64_t n = batch.images.size(0);
-  if (n == 0 && !global) return 0.0;
-  torch::Tensor unit = n > 0 ? net_->forward(batch.images).unit
-                             : torch::empty({0, config_.model.embedding_dim}, torch::kFloat32);
-  torch::Tensor labels = batch.labels;
+  ForwardResult out;
+  if (n == 0 && !global) return out;
+  torch::Tensor unit =
+      n > 0 ? net_->forward(on_device(batch.images)).unit
+            : torch::empty({0, config_.model.embedding_dim}, torch::TensorOptions(device_));
+  torch::Tensor labels = on_device(batch.labels);
   if (global) {
-    const torch::Tensor rows = comm_.all_gather_rows(torch::tensor({n}, torch::kInt64));
+    const torch::Tensor rows = comm_.all_gather_rows(on_device(torch::tensor({n}, torch::kInt64)));
     const int64_t offset = rows.slice(0, 0, comm_.rank()).sum().item<int64_t>();
     const torch::Tensor all = comm_.all_gather_rows(unit.detach().contiguous());
-    labels = comm_.all_gather_rows(batch.labels.contiguous());
+    labels = comm_.all_gather_rows(labels.contiguous());
     // Other ranks' rows are constants here; this rank's rows carry the gradient.
     unit = torch::cat({all.slice(0, 0, offset), unit, all.slice(0, offset + n)});
   }
   const LossStep step =
       loss_->forward(unit, labels, net_->ns()->scale(), train_.global_batch_size(), comm_.size());
-  if (step.active == 0 && (!global || comm_.is_root())) ++idle_batches_;
-  if (with_grad && step.objective.requires_grad()) step.objective.backward();
-  return step.reported;
+  out.objective = step.objective;
+  out.reported = step.reported;
+  out.idle = step.active == 0 && (!global || comm_.is_root());
+  return out;
 }
 
-void Trainer::all_reduce_gradients(double& loss) {
-  // Each rank's objective is its share of the global loss (LossStep): summing the gradients over
-  // ranks gives exactly the gradient of the global loss, however the batch is split. The centers'
-  // gradient has its own buffer; the loss shares ride along with the network's.
-  std::vector<torch::Tensor> grads;
-  for (auto& p : net_params_) {
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-    grads.push_back(p.grad().flatten());
+bool Trainer::stop_requested() const {
+  return options_.stop_signal != nullptr && options_.stop_signal->load() != 0;
+}
+
+bool Trainer::checkpoint_due() const {
+  if (!comm_.is_root() || options_.out_dir.empty()) return false;
+  const auto& c = config_.checkpoint;
+  if (c.every_steps > 0 && (global_step_ + 1) % c.every_steps == 0) return true;
+  return c.every_minutes > 0 && seconds_since(last_save_) >= 60.0 * c.every_minutes;
+}
+
+Trainer::StepResult Trainer::step(bool with_grad, bool save_due) {
+  Batch batch = train_.next_batch();
+  if (with_grad) {
+    optimizer_.zero_grad();
+    if (reducer_) reducer_->begin_step();
   }
-  grads.push_back(torch::tensor({loss}, torch::kFloat32));
-  torch::Tensor flat = torch::cat(grads);
-  if (comm_.size() > 1) {
-    comm_.all_reduce(flat, ReduceOp::kSum);
-    if (loss_->has_centers()) {
-      torch::Tensor& centers = loss_->centers();
-      if (!centers.grad().defined()) centers.mutable_grad() = torch::zeros_like(centers);
-      torch::Tensor center_grad = centers.grad().contiguous();
-      comm_.all_reduce(center_grad, ReduceOp::kSum);
-      if (!center_grad.is_same(centers.grad())) centers.mutable_grad().copy_(center_grad);
+  ForwardResult f;
+  {
+    torch::AutoGradMode grad_mode(with_grad);
+    f = forward_loss(batch);
+  }
+  // The step's scalars travel in one small all-reduce that overlaps backward: the loss shares,
+  // idle batches, and the two flags every rank must agree on (preemption, checkpoint timer).
+  auto scalars = on_device(torch::tensor(
+      {f.reported, f.idle ? 1.0 : 0.0, stop_requested() ? 1.0 : 0.0, save_due ? 1.0 : 0.0},
+      torch::kFloat64));
+  auto scalar_work = comm_.all_reduce_async(scalars, ReduceOp::kSum);
+  if (with_grad) {
+    if (f.objective.defined() && f.objective.requires_grad()) f.objective.backward();
+    if (reducer_) {
+      reducer_->finish_step();
+    } else {
+      for (auto& p : net_params_) {
+        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      }
     }
   }
-  int64_t offset = 0;
-  for (auto& p : net_params_) {
-    const int64_t n = p.numel();
-    p.mutable_grad().copy_(flat.slice(0, offset, offset + n).view_as(p));
-    offset += n;
+  scalar_work->wait();
+  if (with_grad) {
+    optimizer_.step();
+    ++global_step_;
   }
-  loss = flat[offset].item<double>();
+  scalars = scalars.cpu();
+  const double* s = scalars.data_ptr<double>();
+  return {s[0], static_cast<int64_t>(std::llround(s[1])), s[2] > 0.0, s[3] > 0.0};
 }
 
-double Trainer::train_step() {
-  Batch batch = train_.next_batch();
-  optimizer_.zero_grad();
-  double loss = forward_loss(batch, true);
-  all_reduce_gradients(loss);
-  optimizer_.step();
-  return loss;
-}
+double Trainer::train_step() { return step(true, false).loss; }
 
-void Trainer::check_replicas(const torch::Tensor& tensor, const std::string& what) {
-  auto lo = torch::tensor({tensor_fingerprint(tensor)}, torch::kInt64);
+void Trainer::check_replicas() {
+  std::vector<torch::Tensor> tensors = net_params_;
+  for (const auto& b : net_->buffers()) tensors.push_back(b);
+  const uint64_t net_hash = fingerprint(tensors);
+  const uint64_t center_hash = loss_->has_centers() ? fingerprint({loss_->centers()}) : 0;
+  // Each hash as two exact 32-bit halves: min == max over ranks iff every rank agrees.
+  auto lo = on_device(torch::tensor(
+      {static_cast<int64_t>(net_hash >> 32), static_cast<int64_t>(net_hash & 0xffffffffULL),
+       static_cast<int64_t>(center_hash >> 32), static_cast<int64_t>(center_hash & 0xffffffffULL)},
+      torch::kInt64));
   auto hi = lo.clone();
   comm_.all_reduce(lo, ReduceOp::kMin);
   comm_.all_reduce(hi, ReduceOp::kMax);
-  if (lo.item<int64_t>() != hi.item<int64_t>()) {
-    throw DistributedError("replica check failed: " + what + " differs between ranks on rank " +
-                           std::to_string(comm_.rank()));
+  lo = lo.cpu();
+  hi = hi.cpu();
+  const bool net_same = torch::equal(lo.slice(0, 0, 2), hi.slice(0, 0, 2));
+  const bool centers_same = torch::equal(lo.slice(0, 2, 4), hi.slice(0, 2, 4));
+  if (!net_same || !centers_same) {
+    throw DistributedError(std::string("replica check failed: ") +
+                           (!centers_same ? "the class centers" : "the network weights") +
+                           " differ between ranks (rank " + std::to_string(comm_.rank()) +
+                           "'s fingerprint differs from another rank's)");
   }
 }
 
@@ -184,9 +280,8 @@ int64_t Trainer::decorrelate(int64_t epoch) {
     groups = gs.groups;
   }
   comm_.broadcast(centers, 0);
-  check_replicas(centers, "the class centers after Gram-Schmidt");
   optimizer_.reset_rows(centers, (centers != before).any(1));
-  auto g = torch::tensor({groups}, torch::kInt64);
+  auto g = on_device(torch::tensor({groups}, torch::kInt64));
   comm_.broadcast(g, 0);
   return g.item<int64_t>();
 }
@@ -197,80 +292,224 @@ RecallResult Trainer::evaluate() {
   return recall_at_k(all.unit, all.labels, config_.eval.recall_k);
 }
 
-void Trainer::begin_epoch(int64_t epoch) {
+void Trainer::begin_epoch(int64_t epoch, int64_t first_step) {
   optimizer_.set_frozen(backbone_group_,
                         epoch >= 1 && epoch <= config_.train.freeze_backbone_epochs);
-  train_.start_epoch(epoch);
+  train_.start_epoch_at(epoch, first_step);
   loss_->start_epoch(config_.seed, epoch);
-  idle_batches_ = 0;
 }
 
-EpochMetrics Trainer::run_epoch(int64_t epoch) {
-  const auto start = Clock::now();
+void Trainer::save(const TrainingProgress& progress, const std::string& reason) {
+  last_save_ = Clock::now();
+  if (!comm_.is_root() || options_.out_dir.empty()) return;
+  CheckpointStore store(checkpoint_root(options_.out_dir),
+                        static_cast<int>(config_.checkpoint.keep));
+  nlohmann::json info =
+      checkpoint_info(progress, model_identity(config_, train_.num_classes(), in_channels_),
+                      config_, comm_.size(), reason);
+  // The weights' own fingerprint (not the files'): equal runs give equal values.
+  std::vector<torch::Tensor> tensors = net_params_;
+  for (const auto& b : net_->buffers()) tensors.push_back(b);
+  if (loss_->has_centers()) tensors.push_back(loss_->centers());
+  info["weights_fnv1a64"] = hex64(fingerprint(tensors));
+  const auto dir = store.save(
+      progress.global_step,
+      [&](const std::filesystem::path& tmp) {
+        write_training_files(tmp, *net_, *loss_, optimizer_);
+      },
+      info);
+  last_checkpoint_ = dir.string();
+}
+
+void Trainer::stop_preempted(const TrainingProgress& progress) {
+  save(progress, "preempted");
+  comm_.barrier();  // every rank leaves only once the checkpoint is on disk
+  throw Preempted("preempted by a signal: stopped at epoch " + std::to_string(progress.epoch) +
+                  " after step " + std::to_string(progress.step) +
+                  (last_checkpoint_.empty() ? std::string() : ", checkpoint " + last_checkpoint_) +
+                  "; rerun with --resume auto to continue");
+}
+
+bool Trainer::agree_on_stop() {
+  auto flag = on_device(torch::tensor({stop_requested() ? int64_t{1} : int64_t{0}}, torch::kInt64));
+  comm_.all_reduce(flag, ReduceOp::kMax);
+  return flag.item<int64_t>() != 0;
+}
+
+EpochMetrics Trainer::run_epoch(const TrainingProgress& start) {
+  const int64_t epoch = start.epoch;
+  const auto started = Clock::now();
   EpochMetrics m;
   m.epoch = epoch;
   m.steps = steps_per_epoch_;
-  begin_epoch(epoch);
+  begin_epoch(epoch, start.step);
   ProgressLine progress(epoch, config_.train.epochs, steps_per_epoch_);
   const bool show = options_.show_progress && comm_.is_root();
-  double loss_total = 0.0;
-  const auto train_start = Clock::now();
-  for (int64_t step = 0; step < steps_per_epoch_; ++step) {
-    double loss = 0.0;
-    if (epoch == 0) {
-      torch::NoGradGuard no_grad;
-      auto t = torch::tensor({forward_loss(train_.next_batch(), false)}, torch::kFloat64);
-      comm_.all_reduce(t, ReduceOp::kSum);
-      loss = t.item<double>();
-    } else {
-      loss = train_step();
-    }
-    if (!std::isfinite(loss)) {
-      throw Error(kExitRuntime, "loss is " + std::to_string(loss) + " at epoch " +
-                                    std::to_string(epoch) + " step " + std::to_string(step + 1) +
+  TrainingProgress now = start;
+  for (int64_t s = start.step; s < steps_per_epoch_; ++s) {
+    const StepResult r = step(epoch > 0, checkpoint_due());
+    if (!std::isfinite(r.loss)) {
+      throw Error(kExitRuntime, "loss is " + std::to_string(r.loss) + " at epoch " +
+                                    std::to_string(epoch) + " step " + std::to_string(s + 1) +
                                     ": training diverged (lower train.lr)");
     }
-    loss_total += loss;
-    if (show)
-      progress.update(step + 1, loss_total / static_cast<double>(step + 1),
-                      (step + 1) * train_.global_batch_size());
+    now.step = s + 1;
+    now.global_step = global_step_;
+    now.loss_sum += r.loss;
+    now.idle_batches += r.idle;
+    if (show) {
+      progress.update(now.step, now.loss_sum / static_cast<double>(now.step),
+                      (now.step - start.step) * train_.global_batch_size());
+    }
+    if (r.stop) {
+      if (show) progress.finish();
+      // Epoch 0 trains nothing: its resume point is its start.
+      stop_preempted(epoch == 0 ? TrainingProgress{0, 0, 0, 0.0, 0} : now);
+    }
+    if (r.save && epoch > 0) save(now, "periodic");
   }
   if (show) progress.finish();
-  const double train_seconds = seconds_since(train_start);
-  m.loss = loss_total / static_cast<double>(steps_per_epoch_);
-  m.images_per_s = static_cast<double>(steps_per_epoch_ * train_.global_batch_size()) /
-                   std::max(train_seconds, 1e-9);
-  auto idle = torch::tensor({idle_batches_}, torch::kInt64);
-  comm_.all_reduce(idle, ReduceOp::kSum);
-  m.idle_batches = idle.item<int64_t>();
+  const double train_seconds = seconds_since(started);
+  m.loss = now.loss_sum / static_cast<double>(steps_per_epoch_);
+  m.idle_batches = now.idle_batches;
+  m.images_per_s =
+      static_cast<double>((steps_per_epoch_ - start.step) * train_.global_batch_size()) /
+      std::max(train_seconds, 1e-9);
   if (epoch > 0) m.gs_groups = decorrelate(epoch);
+  check_replicas();
   m.recall = evaluate();
-  m.seconds = seconds_since(start);
+  m.seconds = seconds_since(started);
   return m;
 }
 
+std::vector<EpochMetrics> Trainer::earlier_metrics(int64_t before_epoch) {
+  std::vector<EpochMetrics> kept;
+  if (!comm_.is_root() || options_.out_dir.empty()) return kept;
+  const std::string path = options_.out_dir + "/metrics.jsonl";
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    try {
+      const auto j = nlohmann::json::parse(line);
+      const EpochMetrics m = epoch_metrics_from_json(j);
+      if (m.epoch >= before_epoch) continue;  // redone after the resume
+      kept.push_back(m);
+      lines.push_back(line);
+    } catch (const std::exception&) {
+      // a line cut short by the crash: dropped
+    }
+  }
+  in.close();
+  std::ofstream out(path, std::ios::trunc);
+  for (const auto& line : lines) out << line << '\n';
+  if (!out) throw Error(kExitRuntime, "cannot rewrite '" + path + "' after resuming");
+  return kept;
+}
+
+TrainingProgress Trainer::restore() {
+  TrainingProgress progress;
+  const std::string& resume = options_.resume;
+  auto found = torch::zeros({6}, torch::kInt64);
+  auto loss_sum = torch::zeros({1}, torch::kFloat64);
+  if (comm_.is_root() && !resume.empty() && resume != "none") {
+    std::optional<CheckpointEntry> entry;
+    if (resume == "auto") {
+      if (options_.out_dir.empty()) throw ConfigError("--resume auto needs --out");
+      std::vector<std::string> skipped;
+      CheckpointStore store(checkpoint_root(options_.out_dir),
+                            static_cast<int>(config_.checkpoint.keep));
+      entry = store.latest_valid(&skipped);
+      for (const auto& s : skipped) note(s);
+      if (!entry) note("no checkpoint under " + store.root().string() + ": starting from scratch");
+    } else {
+      entry = CheckpointStore::verify(resume);
+    }
+    if (entry) {
+      const std::string where = entry->dir.string();
+      check_model_identity(entry->info, model_identity(config_, train_.num_classes(), in_channels_),
+                           where);
+      const std::string hash = entry->info.value("config_hash", std::string());
+      if (hash != config_hash(config_)) {
+        note("the config differs from the checkpoint's (hash " + hash + " -> " +
+             config_hash(config_) + "): continuing with the new one");
+      }
+      read_training_files(entry->dir, *net_, *loss_, optimizer_);
+      progress = progress_from_info(entry->info, where);
+      resumed_from_ = where;
+      note("resuming from " + where + " (epoch " + std::to_string(progress.epoch) + ", step " +
+           std::to_string(progress.step) + ", written by " +
+           std::to_string(entry->info.value("world_size", 0)) + " rank(s))");
+      found = torch::tensor({int64_t{1}, progress.epoch, progress.step, progress.global_step,
+                             progress.idle_batches, int64_t{0}},
+                            torch::kInt64);
+      loss_sum[0] = progress.loss_sum;
+    }
+  }
+  found = on_device(found);
+  comm_.broadcast(found, 0);
+  found = found.cpu();
+  if (found[0].item<int64_t>() == 0) return TrainingProgress{};
+  loss_sum = on_device(loss_sum);
+  comm_.broadcast(loss_sum, 0);
+  loss_sum = loss_sum.cpu();
+  progress = {found[1].item<int64_t>(), found[2].item<int64_t>(), found[3].item<int64_t>(),
+              loss_sum.item<double>(), found[4].item<int64_t>()};
+  broadcast_parameters();
+  broadcast_optimizer_state();
+  {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    torch::Tensor state;
+    {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      state = on_device(gen.get_state().contiguous().clone());
+    }
+    comm_.broadcast(state, 0);
+    state = state.cpu();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+  }
+  global_step_ = progress.global_step;
+  if (progress.step > steps_per_epoch_) {
+    throw DataError("checkpoint " + resumed_from_ + " is at step " + std::to_string(progress.step) +
+                    " of epoch " + std::to_string(progress.epoch) + " but an epoch now has " +
+                    std::to_string(steps_per_epoch_) +
+                    " steps (train.max_steps_per_epoch or "
+                    "train.batch_size changed)");
+  }
+  return progress;
+}
+
 std::vector<EpochMetrics> Trainer::run() {
-  std::unique_ptr<MetricsLog> log;
+  const TrainingProgress start = restore();
   if (comm_.is_root() && !options_.out_dir.empty()) {
     std::filesystem::create_directories(options_.out_dir);
-    log = std::make_unique<MetricsLog>(options_.out_dir + "/metrics.jsonl");
   }
-  std::vector<EpochMetrics> history;
-  for (int64_t epoch = 0; epoch <= config_.train.epochs; ++epoch) {
-    history.push_back(run_epoch(epoch));
+  std::vector<EpochMetrics> history = earlier_metrics(start.epoch);
+  if (start.epoch > config_.train.epochs) {
+    note("the checkpoint is at the end of training (epoch " + std::to_string(start.epoch - 1) +
+         " of " + std::to_string(config_.train.epochs) + "): nothing to do");
+    return history;
+  }
+  std::unique_ptr<MetricsLog> log;
+  if (comm_.is_root() && !options_.out_dir.empty()) {
+    log = std::make_unique<MetricsLog>(options_.out_dir + "/metrics.jsonl", /*append=*/true);
+  }
+  for (int64_t epoch = start.epoch; epoch <= config_.train.epochs; ++epoch) {
+    const TrainingProgress from =
+        epoch == start.epoch ? start : TrainingProgress{epoch, 0, global_step_, 0.0, 0};
+    history.push_back(run_epoch(from));
     if (log) log->write(to_json(history.back()));
     if (options_.on_epoch) options_.on_epoch(history.back());
-  }
-  if (comm_.is_root() && !options_.out_dir.empty()) {
-    nlohmann::json meta;
-    meta["epoch"] = config_.train.epochs;
-    meta["step"] = optimizer_.steps();
-    meta["world_size"] = comm_.size();
-    meta["config_hash"] = config_hash(config_);
-    meta["config"] = to_yaml(config_);
-    meta["num_classes"] = train_.num_classes();
-    meta["embedding_dim"] = config_.model.embedding_dim;
-    save_checkpoint(options_.out_dir + "/checkpoint", *net_, *loss_, optimizer_, meta);
+    const TrainingProgress done{epoch + 1, 0, global_step_, 0.0, 0};
+    save(done, "epoch end");
+    if (epoch < config_.train.epochs && agree_on_stop()) {
+      comm_.barrier();
+      throw Preempted(
+          "preempted by a signal after epoch " + std::to_string(epoch) +
+          (last_checkpoint_.empty() ? std::string() : ", checkpoint " + last_checkpoint_) +
+          "; rerun with --resume auto to continue");
+    }
   }
   comm_.barrier();
   return history;

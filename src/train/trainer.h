@@ -1,8 +1,15 @@
 #pragma once
 // The data-parallel training loop. It receives a Communicator and batch sources and never knows
 // whether MPI, NCCL or a single process is underneath.
+//
+// Fault tolerance: rank 0 writes checkpoints (OUT/checkpoints, see CheckpointStore) at every
+// epoch's end and, when configured, every N steps or minutes; run() resumes from one when asked.
+// A preemption signal (TrainerOptions::stop_signal) on any rank is agreed on at the next step
+// boundary: every rank stops there, rank 0 checkpoints, and run() throws Preempted (exit 75).
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -14,7 +21,9 @@
 #include "model/embedding_net.h"
 #include "optim/adamw.h"
 #include "train/batch_source.h"
+#include "train/checkpoint.h"
 #include "train/communicator.h"
+#include "train/gradient_reducer.h"
 
 namespace nsl {
 
@@ -30,11 +39,19 @@ struct EpochMetrics {
 };
 
 nlohmann::json to_json(const EpochMetrics& m);
+// Inverse of to_json (metrics.jsonl lines of an earlier, resumed run).
+EpochMetrics epoch_metrics_from_json(const nlohmann::json& j);
 
 struct TrainerOptions {
-  std::string out_dir;        // metrics.jsonl and checkpoint/ (rank 0); empty: write nothing
+  std::string out_dir;        // metrics.jsonl and checkpoints/ (rank 0); empty: write nothing
   bool show_progress = true;  // rank 0's progress line on stderr
+  // "" or "none": start fresh; "auto": the newest valid checkpoint under out_dir/checkpoints
+  // (fresh when there is none); otherwise a checkpoint folder.
+  std::string resume;
+  // Set (to the signal's number) by a preemption signal handler; read at every step boundary.
+  const std::atomic<int>* stop_signal = nullptr;
   std::function<void(const EpochMetrics&)> on_epoch;  // every rank, after each epoch
+  std::function<void(const std::string&)> on_note;    // rank 0: resume and checkpoint notes
 };
 
 class Trainer {
@@ -42,16 +59,20 @@ class Trainer {
   Trainer(const Config& config, Communicator& comm, TrainBatchSource& train, EvalSource& test,
           int64_t in_channels, TrainerOptions options = {});
 
-  // Epoch 0 (evaluation of the untrained network), then epochs 1..E; returns every epoch's metrics.
+  // Epoch 0 (evaluation of the untrained network), then epochs 1..E; returns every epoch's metrics
+  // (with a resumed run, the earlier epochs come from metrics.jsonl). Throws Preempted after the
+  // preemption checkpoint.
   std::vector<EpochMetrics> run();
 
-  // Re-seeds the sampler and the loss (iter_gs groups) for the epoch.
-  void begin_epoch(int64_t epoch);
+  // Re-seeds the sampler (at `first_step`) and the loss (iter_gs groups) for the epoch.
+  void begin_epoch(int64_t epoch, int64_t first_step = 0);
   // One optimisation step on the next global batch; returns the global mean loss.
   double train_step();
   // Rank 0's epoch-end Gram-Schmidt, broadcast and replica check (epoch_gs); returns the groups.
   int64_t decorrelate(int64_t epoch);
   RecallResult evaluate();
+  // Throws DistributedError unless the network and the centers are bit-identical on every rank.
+  void check_replicas();
   // Steps every rank will take per epoch (the minimum over ranks, capped by the config).
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
 
@@ -60,28 +81,56 @@ class Trainer {
   AdamW& optimizer() { return optimizer_; }
   // What model.pretrained loaded (empty when none).
   const LoadReport& pretrained() const { return pretrained_; }
+  // The checkpoint run() resumed from and the newest it wrote (rank 0; empty when none).
+  const std::string& resumed_from() const { return resumed_from_; }
+  const std::string& last_checkpoint() const { return last_checkpoint_; }
 
  private:
-  EpochMetrics run_epoch(int64_t epoch);
-  // This rank's loss share (LossStep::reported); back-propagates when with_grad.
-  double forward_loss(const Batch& batch, bool with_grad);
-  void all_reduce_gradients(double& loss);
+  struct StepResult {
+    double loss = 0.0;
+    int64_t idle = 0;
+    bool stop = false;  // some rank got a preemption signal
+    bool save = false;  // rank 0's checkpoint timer fired
+  };
+  struct ForwardResult {
+    torch::Tensor objective;
+    double reported = 0.0;
+    bool idle = false;
+  };
+
+  EpochMetrics run_epoch(const TrainingProgress& start);
+  StepResult step(bool with_grad, bool save_due);
+  ForwardResult forward_loss(const Batch& batch);
+  bool checkpoint_due() const;
+  bool stop_requested() const;
+  bool agree_on_stop();
+  void save(const TrainingProgress& progress, const std::string& reason);
+  [[noreturn]] void stop_preempted(const TrainingProgress& progress);
+  TrainingProgress restore();
   void broadcast_parameters();
-  void check_replicas(const torch::Tensor& tensor, const std::string& what);
+  void broadcast_optimizer_state();
+  std::vector<EpochMetrics> earlier_metrics(int64_t before_epoch);
+  void note(const std::string& text) const;
+  torch::Tensor on_device(const torch::Tensor& t) const;
 
   Config config_;
   Communicator& comm_;
   TrainBatchSource& train_;
   EvalSource& test_;
   TrainerOptions options_;
+  int64_t in_channels_ = 1;
+  torch::Device device_;  // the communicator's: the CPU, or this rank's GPU with NCCL
   EmbeddingNet net_{nullptr};
   EmbeddingLoss loss_{nullptr};
-  int64_t idle_batches_ = 0;
   int backbone_group_ = 0;
   LoadReport pretrained_;
   AdamW optimizer_;
   std::vector<torch::Tensor> net_params_;
+  std::unique_ptr<GradientReducer> reducer_;
   int64_t steps_per_epoch_ = 0;
+  int64_t global_step_ = 0;
+  std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
+  std::string resumed_from_, last_checkpoint_;
 };
 
 }  // namespace nsl

@@ -39,9 +39,17 @@ BOOST_AUTO_TEST_CASE(mpirun_two_ranks_trains_end_to_end) {
     BOOST_TEST(j.at("recall@1").get<double>() <= j.at("recall@8").get<double>());
   }
   BOOST_TEST(epoch == 3);  // epochs 0 (untrained), 1, 2
-  for (const char* f : {"model.pt", "optimizer.pt", "meta.json"}) {
-    BOOST_TEST(std::filesystem::exists(std::filesystem::path(out) / "checkpoint" / f), f);
+  // Epoch-end checkpoints 0, 1, 2 (global steps 0, S, 2S); the newest 3 are kept.
+  const auto checkpoints = std::filesystem::path(out) / "checkpoints";
+  int64_t count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(checkpoints)) {
+    ++count;
+    for (const char* f : {"model.pt", "optimizer.pt", "rng.pt", "manifest.json"}) {
+      BOOST_TEST(std::filesystem::exists(entry.path() / f), entry.path().string() << "/" << f);
+    }
   }
+  BOOST_TEST(count == 3);
+  BOOST_TEST(contains(r.output, "checkpoint: " + checkpoints.string() + "/step-"), r.output);
 }
 
 // One rank failing (here: more ranks than shards) ends the whole job with the documented code.

@@ -36,10 +36,10 @@ class MemoryTrainSource : public TrainBatchSource {
   int64_t num_classes() const override { return classes_; }
   int64_t global_batch_size() const override { return batch_; }
   int64_t steps_per_epoch() const override { return data_.labels.size(0) / batch_; }
-  void start_epoch(int64_t epoch) override {
+  void start_epoch_at(int64_t epoch, int64_t first_step) override {
     torch::manual_seed(1000 + epoch);
     order_ = torch::randperm(data_.labels.size(0), torch::kInt64);
-    step_ = 0;
+    step_ = first_step;
   }
   Batch next_batch() override {
     if (step_ >= steps_per_epoch()) throw std::logic_error("epoch exhausted");

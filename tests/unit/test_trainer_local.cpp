@@ -11,6 +11,7 @@
 #include "support/memory_source.h"
 #include "support/run_command.h"
 #include "train/checkpoint.h"
+#include "train/checkpoint_store.h"
 #include "train/trainer.h"
 
 namespace {
@@ -120,21 +121,94 @@ BOOST_AUTO_TEST_CASE(run_writes_metrics_and_a_loadable_checkpoint) {
   }
   BOOST_TEST(expected_epoch == cfg.train.epochs + 1);
 
+  // One checkpoint per epoch end (0 .. E), the newest checkpoint.keep of them kept.
+  nsl::CheckpointStore store(dir.path() / "checkpoints", 3);
+  const auto entry = store.latest_valid();
+  BOOST_TEST_REQUIRE(entry.has_value());
+  BOOST_TEST(entry->dir.string() == trainer.last_checkpoint());
+  BOOST_TEST(entry->info.at("epoch").get<int64_t>() == cfg.train.epochs + 1);
+  BOOST_TEST(entry->info.at("step").get<int64_t>() == 0);
+  BOOST_TEST(entry->global_step == cfg.train.epochs * trainer.steps_per_epoch());
+  BOOST_TEST(store.list().size() == std::min<size_t>(3, cfg.train.epochs + 1));
+
   torch::manual_seed(99);  // different initialisation: the load must overwrite everything
   nsl::EmbeddingNet net(cfg.model, 1);
   nsl::EmbeddingLoss loss(cfg.loss, 4, cfg.model.embedding_dim);
-  const auto meta =
-      nsl::load_checkpoint((dir.path() / "checkpoint").string(), *net, *loss, nullptr);
-  BOOST_TEST(meta.at("epoch").get<int64_t>() == cfg.train.epochs);
+  nsl::read_model_file(entry->dir, *net, *loss);
   BOOST_TEST(torch::equal(loss->centers(), trainer.loss()->centers()));
   const auto a = net->named_parameters();
   const auto b = trainer.net()->named_parameters();
   for (const auto& item : a) BOOST_TEST(torch::equal(item.value(), b[item.key()]), item.key());
 
   nsl::EmbeddingLoss wrong(cfg.loss, 5, cfg.model.embedding_dim);
+  BOOST_CHECK_THROW(nsl::read_model_file(entry->dir, *net, *wrong), nsl::DataError);
   BOOST_CHECK_THROW(
-      nsl::load_checkpoint((dir.path() / "checkpoint").string(), *net, *wrong, nullptr),
+      nsl::check_model_identity(entry->info, nsl::model_identity(cfg, 5, 1), entry->dir.string()),
       nsl::DataError);
+}
+
+namespace {
+
+std::vector<torch::Tensor> weights(nsl::Trainer& t) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : t.net()->parameters()) out.push_back(p.detach().clone());
+  out.push_back(t.loss()->centers().detach().clone());
+  for (const auto& [name, value] : t.optimizer().state()) out.push_back(value.clone());
+  return out;
+}
+
+}  // namespace
+
+// Resuming from a mid-epoch checkpoint continues bit-identically: the same weights, optimizer
+// state and metrics as the uninterrupted run.
+BOOST_AUTO_TEST_CASE(resume_from_a_mid_epoch_checkpoint_is_bit_identical) {
+  const auto cfg =
+      nsl::parse_config(nsl::to_yaml(small_config()),
+                        {"train.epochs=3", "checkpoint.every_steps=3", "checkpoint.keep=20"});
+  nsl::LocalCommunicator comm;
+  auto run = [&](const std::string& out, const std::string& resume) {
+    nsl::test::MemoryTrainSource train(nsl::test::make_pattern_data(4, 8, 6), 4, 8);
+    nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(4, 4, 7));
+    nsl::TrainerOptions opts;
+    opts.show_progress = false;
+    opts.out_dir = out;
+    opts.resume = resume;
+    auto trainer = std::make_unique<nsl::Trainer>(cfg, comm, train, test, 1, opts);
+    auto history = trainer->run();
+    return std::make_pair(weights(*trainer), history);
+  };
+  nsl::test::ScratchDir full("resume_full");
+  const auto reference = run(full.str(), "none");
+
+  // A second run from a mid-epoch checkpoint of the first: steps_per_epoch = 4, every 3 steps,
+  // so global step 6 is epoch 2 after its second step.
+  nsl::test::ScratchDir part("resume_part");
+  std::filesystem::create_directories(part.path() / "checkpoints");
+  std::filesystem::copy(full.path() / "checkpoints" / "step-000000000006",
+                        part.path() / "checkpoints" / "step-000000000006",
+                        std::filesystem::copy_options::recursive);
+  {
+    std::ifstream in(full.path() / "metrics.jsonl");
+    std::ofstream out(part.path() / "metrics.jsonl");
+    std::string line;
+    for (int i = 0; i < 2 && std::getline(in, line); ++i) out << line << '\n';  // epochs 0, 1
+    out << "{\"epoch\": 2, \"loss\": 0.5, \"recall@1\"";  // a line cut short by the crash
+  }
+  const auto info = nsl::CheckpointStore::verify(part.path() / "checkpoints" / "step-000000000006");
+  BOOST_TEST(info.info.at("epoch").get<int64_t>() == 2);
+  BOOST_TEST(info.info.at("step").get<int64_t>() == 2);
+  const auto resumed = run(part.str(), "auto");
+
+  BOOST_TEST_REQUIRE(resumed.first.size() == reference.first.size());
+  for (size_t i = 0; i < reference.first.size(); ++i) {
+    BOOST_TEST(torch::equal(resumed.first[i], reference.first[i]), "tensor " << i);
+  }
+  BOOST_TEST_REQUIRE(resumed.second.size() == reference.second.size());
+  for (size_t e = 0; e < reference.second.size(); ++e) {
+    BOOST_TEST(resumed.second[e].epoch == reference.second[e].epoch);
+    BOOST_TEST(resumed.second[e].loss == reference.second[e].loss, "epoch " << e);
+    BOOST_TEST(resumed.second[e].recall.recall == reference.second[e].recall.recall);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(every_loss_and_decorrelation_mode_trains) {

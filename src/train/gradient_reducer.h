@@ -1,0 +1,73 @@
+#pragma once
+// Sums gradients over the ranks while backward is still running. Parameters are packed into
+// buckets of about `bucket_bytes` in reverse registration order (the order backward produces
+// their gradients); a hook on each parameter copies its gradient into the bucket, and the moment
+// a bucket is complete its all-reduce is started, so communication overlaps the rest of backward.
+// Buckets start strictly in index order, which is the same on every rank, so the collectives
+// match. Dedicated parameters (the class centers) get a bucket of their own, started first.
+//
+//   reducer.begin_step(); loss.backward(); reducer.finish_step();  // .grad now holds the sums
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <vector>
+
+#include "train/communicator.h"
+
+namespace nsl {
+
+class GradientReducer {
+ public:
+  static constexpr int64_t kDefaultBucketBytes = 25LL << 20;
+
+  GradientReducer(Communicator& comm, const std::vector<torch::Tensor>& params,
+                  const std::vector<torch::Tensor>& dedicated,
+                  int64_t bucket_bytes = kDefaultBucketBytes);
+  ~GradientReducer();
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  // Before backward: forget the previous step's readiness.
+  void begin_step();
+  // After backward: starts the buckets whose gradients never arrived (their missing parts are
+  // zeros: a parameter unused on this rank, or a rank without samples), waits for every bucket
+  // and writes the summed gradients into the parameters' .grad. Re-throws a failure of a hook.
+  void finish_step();
+
+  // Parameters per bucket, in launch order (for tests and the benchmark).
+  std::vector<int64_t> bucket_sizes() const;
+  // Buckets whose all-reduce was started from a hook, i.e. during backward, in the last step.
+  int64_t launched_during_backward() const { return launched_in_hooks_; }
+
+ private:
+  struct Member {
+    torch::Tensor param;
+    size_t bucket = 0;
+    int64_t offset = 0;
+    bool ready = false;
+  };
+  struct Bucket {
+    torch::Tensor flat;
+    std::vector<size_t> members;
+    size_t pending = 0;
+    std::unique_ptr<CollectiveWork> work;
+  };
+
+  void add_bucket(const std::vector<torch::Tensor>& params);
+  void on_gradient(size_t member, const torch::Tensor& grad);
+  void launch_ready_buckets();
+  void launch(Bucket& bucket);
+
+  Communicator& comm_;
+  std::vector<Member> members_;
+  std::vector<Bucket> buckets_;
+  std::vector<unsigned> hooks_;
+  size_t next_launch_ = 0;
+  bool in_backward_ = false;
+  int64_t launched_in_hooks_ = 0;
+  std::exception_ptr hook_error_;
+};
+
+}  // namespace nsl
