@@ -1,7 +1,9 @@
 #pragma once
 // Test hook for the watchdog tests: NSL_FAULT="<action>:<rank>:<sequence>" makes that rank
-// misbehave at that collective. Actions: skip (return without taking part, as a rank on a
-// diverging code path would), hang (sleep until killed), kill (SIGKILL itself). Unset: no fault.
+// misbehave at that collective. Actions: skip (the first all-reduce numbered >= sequence returns
+// without taking part, as on a rank whose code path diverged; all-reduces because their result
+// is the input when nothing happens), hang (sleep until killed), kill (SIGKILL itself). Unset:
+// no fault.
 #include <cstdint>
 #include <string>
 
@@ -18,8 +20,13 @@ struct FaultPlan {
   static FaultPlan parse(const std::string& text);
   // From the environment (NSL_FAULT).
   static FaultPlan from_environment();
-  FaultAction at(int rank_now, int64_t seq_now) const {
-    return rank_now == rank && seq_now == seq ? action : FaultAction::kNone;
+  // The action due at this collective (a skip fires once: the caller remembers it did).
+  FaultAction at(int rank_now, int64_t seq_now, bool is_all_reduce, bool skipped_before) const {
+    if (rank_now != rank) return FaultAction::kNone;
+    if (action == FaultAction::kSkip) {
+      return seq_now >= seq && is_all_reduce && !skipped_before ? action : FaultAction::kNone;
+    }
+    return seq_now == seq ? action : FaultAction::kNone;
   }
 };
 

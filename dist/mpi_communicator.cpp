@@ -52,7 +52,22 @@ MPI_Op mpi_op(ReduceOp op) {
   return MPI_SUM;
 }
 
-std::string dtype_name(const torch::Tensor& t) { return c10::toString(t.scalar_type()); }
+std::string dtype_name(const torch::Tensor& t) {
+  switch (t.scalar_type()) {
+    case torch::kFloat32:
+      return "float32";
+    case torch::kFloat64:
+      return "float64";
+    case torch::kInt64:
+      return "int64";
+    case torch::kInt32:
+      return "int32";
+    case torch::kUInt8:
+      return "uint8";
+    default:
+      return c10::toString(t.scalar_type());
+  }
+}
 
 int mpi_count(int64_t n, const char* op) {
   if (n > INT_MAX) {
@@ -74,7 +89,8 @@ class MpiWork : public CollectiveWork {
   MpiWork(Watchdog& watchdog, std::optional<CollectiveDesc> desc, torch::Tensor tensor)
       : watchdog_(watchdog), desc_(std::move(desc)), tensor_(std::move(tensor)) {}
   ~MpiWork() override {
-    if (request_ == MPI_REQUEST_NULL || failed_) return;
+    // After a watchdog failure the job is ending: waiting again would only delay the report.
+    if (request_ == MPI_REQUEST_NULL || failed_ || watchdog_.failed()) return;
     try {
       wait();
     } catch (const std::exception& e) {

@@ -336,7 +336,10 @@ class NcclWork : public CollectiveWork {
   ~NcclWork() override {
     // After a failure anywhere the NCCL communicator is aborted: nothing is left to wait for, and
     // the first error is already on its way to the caller.
-    if (!desc_ || !enqueued_ || completed_ || failed_ || !state_.failure.empty()) return;
+    if (!desc_ || !enqueued_ || completed_ || failed_ || !state_.failure.empty() ||
+        watchdog_.failed()) {
+      return;
+    }
     try {
       wait();
     } catch (const std::exception& e) {

@@ -72,8 +72,9 @@ void Watchdog::post_receive(int peer) {
 std::optional<CollectiveDesc> Watchdog::begin(CollectiveOp op, int64_t bytes,
                                               const std::string& dtype) {
   const int64_t seq = next_seq_;
-  switch (faults_.at(rank_, seq)) {
+  switch (faults_.at(rank_, seq, op == CollectiveOp::kAllReduce, skipped_)) {
     case FaultAction::kSkip:
+      skipped_ = true;
       return std::nullopt;
     case FaultAction::kHang:
       for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -127,6 +128,20 @@ void Watchdog::poll() {
   raise_if_diverged();
 }
 
+void Watchdog::confirm(const CollectiveDesc& desc, Clock::time_point started) {
+  // Every peer announced this collective before starting it, so the announcements are at most
+  // in flight; usually they are here already and this costs one poll.
+  for (;;) {
+    poll();
+    if (log_.missing(desc.seq).empty()) return;
+    if (seconds_between(started, Clock::now()) > timeout_s_ + kGraceSeconds) {
+      timed_out_ = true;
+      throw DistributedError(log_.timeout_message(desc, timeout_s_));
+    }
+    std::this_thread::yield();
+  }
+}
+
 void Watchdog::raise_if_diverged() {
   if (diverged_) throw DistributedError("watchdog: " + *diverged_);
 }
@@ -136,7 +151,7 @@ void Watchdog::wait(const CollectiveDesc& desc, Clock::time_point started,
   const Clock::time_point wait_start = Clock::now();
   for (;;) {
     if (done()) {
-      poll();
+      confirm(desc, started);
       return;
     }
     poll();
@@ -151,12 +166,13 @@ void Watchdog::wait(const CollectiveDesc& desc, Clock::time_point started,
   const Clock::time_point grace_start = Clock::now();
   while (seconds_between(grace_start, Clock::now()) < kGraceSeconds) {
     if (done()) {
-      poll();
+      confirm(desc, started);
       return;
     }
     poll();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  timed_out_ = true;
   throw DistributedError(log_.timeout_message(desc, timeout_s_));
 }
 

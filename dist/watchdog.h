@@ -37,15 +37,23 @@ class Watchdog {
   // Numbers and announces a collective. nullopt: the fault plan says this rank skips it (the
   // number is not used up, as on a rank that really never called it).
   std::optional<CollectiveDesc> begin(CollectiveOp op, int64_t bytes, const std::string& dtype);
-  // Calls done() (which must make progress, e.g. MPI_Test) until it returns true; throws
-  // DistributedError when `desc` started more than timeout_s ago or the ranks diverged.
+  // Calls done() (which must make progress, e.g. MPI_Test) until it returns true and every peer
+  // has announced `desc`; throws DistributedError when `desc` started more than timeout_s ago or
+  // the ranks diverged.
   void wait(const CollectiveDesc& desc, std::chrono::steady_clock::time_point started,
             const std::function<bool()>& done);
   // Receives peer announcements that have arrived; throws on divergence.
   void poll();
+  // True once this watchdog has raised (a timeout or divergence): the job is ending, collectives
+  // still in flight must not be waited for again.
+  bool failed() const { return diverged_.has_value() || timed_out_; }
 
  private:
   void post_receive(int peer);
+  // After a collective completed: waits for every peer's announcement of it, so a result is
+  // never used when another rank was in a different collective (mismatched MPI calls can
+  // complete with garbage instead of hanging).
+  void confirm(const CollectiveDesc& desc, std::chrono::steady_clock::time_point started);
   void raise_if_diverged();
 
   MPI_Comm comm_;
@@ -55,6 +63,8 @@ class Watchdog {
   double timeout_s_ = 600.0;
   int64_t next_seq_ = 1;
   std::optional<std::string> diverged_;
+  bool skipped_ = false;  // the fault plan's skip has fired
+  bool timed_out_ = false;
 
   struct Notice {
     int64_t words[3] = {0, 0, 0};  // seq, op, bytes

@@ -67,7 +67,8 @@ BOOST_AUTO_TEST_CASE(missing_ranks_are_those_whose_last_announcement_is_older) {
   BOOST_TEST(contains(msg, "#5 all_reduce (3.0 MiB float32) did not complete within 10 s"));
   BOOST_TEST(contains(msg, "on rank 1"));
   BOOST_TEST(contains(
-      msg, "ranks that did not arrive: 2 (last at #4 all_reduce (4 B float32)), 3 (last at none yet)"));
+      msg,
+      "ranks that did not arrive: 2 (last at #4 all_reduce (4 B float32)), 3 (last at none yet)"));
 }
 
 BOOST_AUTO_TEST_CASE(timeout_with_every_rank_present_says_the_collective_stalled) {
@@ -84,9 +85,20 @@ BOOST_AUTO_TEST_CASE(fault_plan_parses_and_rejects) {
   BOOST_TEST(static_cast<int>(plan.action) == static_cast<int>(nsl::FaultAction::kSkip));
   BOOST_TEST(plan.rank == 1);
   BOOST_TEST(plan.seq == 42);
-  BOOST_TEST(static_cast<int>(plan.at(1, 42)) == static_cast<int>(nsl::FaultAction::kSkip));
-  BOOST_TEST(static_cast<int>(plan.at(0, 42)) == static_cast<int>(nsl::FaultAction::kNone));
-  BOOST_TEST(static_cast<int>(plan.at(1, 41)) == static_cast<int>(nsl::FaultAction::kNone));
+  auto at = [&](const nsl::FaultPlan& p, int rank, int64_t seq, bool reduce, bool before) {
+    return static_cast<int>(p.at(rank, seq, reduce, before));
+  };
+  const int skip = static_cast<int>(nsl::FaultAction::kSkip);
+  const int none = static_cast<int>(nsl::FaultAction::kNone);
+  BOOST_TEST(at(plan, 1, 42, true, false) == skip);
+  BOOST_TEST(at(plan, 0, 42, true, false) == none);   // another rank
+  BOOST_TEST(at(plan, 1, 41, true, false) == none);   // too early
+  BOOST_TEST(at(plan, 1, 42, false, false) == none);  // not an all-reduce: the next one is
+  BOOST_TEST(at(plan, 1, 43, true, false) == skip);
+  BOOST_TEST(at(plan, 1, 44, true, true) == none);  // fires once
+  const auto hang = nsl::FaultPlan::parse("hang:0:7");
+  BOOST_TEST(at(hang, 0, 7, false, false) == static_cast<int>(nsl::FaultAction::kHang));
+  BOOST_TEST(at(hang, 0, 8, false, false) == none);
   BOOST_TEST(static_cast<int>(nsl::FaultPlan::parse("kill:0:1").action) ==
              static_cast<int>(nsl::FaultAction::kKill));
   for (const char* bad :
