@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <climits>
+#include <cstdlib>
 #include <vector>
 
 #include "common/error.h"
@@ -137,6 +138,11 @@ MpiSession::MpiSession() {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
+    // Open MPI 4.1's non-blocking all-reduce picks the binomial tree (reduce to one rank, then
+    // broadcast) for in-place calls and for fewer than 4 ranks: about half the bandwidth of the
+    // blocking call. The ring is bandwidth-optimal for gradient buckets (tests/bench/comm_bench).
+    // A value the user set in the environment wins.
+    ::setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "ring", /*overwrite=*/0);
     // SERIALIZED: with CUDA tensors, gradient hooks (and their MPI calls) run on the autograd
     // device thread while the main thread waits in backward(); never two threads at once.
     int provided = 0;

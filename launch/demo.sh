@@ -14,8 +14,9 @@ build/nsl_dist info
 if [ ! -f "$DATA/manifest.json" ]; then
   build/nsl_dist synth --out "$DATA" --classes 300 --images-per-class 16 --image-size 32 --shards 8 --seed 1
 fi
+rm -rf "$OUT"  # the demo starts afresh; a real run would add --resume auto
 train_start=$(date +%s)
 launch/run_local.sh "$RANKS" train --config configs/demo.yaml --set data.path="$DATA" --out "$OUT"
 end=$(date +%s)
 echo "demo: training and evaluation $((end - train_start)) s, whole demo $((end - start)) s"
-echo "demo: metrics in $OUT/metrics.jsonl, checkpoint in $OUT/checkpoint"
+echo "demo: metrics in $OUT/metrics.jsonl, checkpoints in $OUT/checkpoints (resume: add --resume auto)"

@@ -1,5 +1,7 @@
 #include "train/gradient_reducer.h"
 
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+
 #include <stdexcept>
 
 namespace nsl {
@@ -26,14 +28,25 @@ GradientReducer::GradientReducer(Communicator& comm, const std::vector<torch::Te
   }
   if (!pending.empty()) add_bucket(pending);
 
+  using torch::autograd::variable_list;
   for (size_t i = 0; i < members_.size(); ++i) {
-    hooks_.push_back(members_[i].param.register_hook(
-        [this, i](const torch::Tensor& grad) { on_gradient(i, grad); }));
+    Member& m = members_[i];
+    m.param.mutable_grad() = grad_view(m);
+    auto accumulator = torch::autograd::impl::grad_accumulator(m.param);
+    std::weak_ptr<bool> alive = alive_;
+    accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+        [this, i, alive](const variable_list& outputs, const variable_list&) {
+          if (alive.lock()) on_gradient(i);
+          return outputs;
+        }));
+    accumulators_.push_back(std::move(accumulator));
   }
 }
 
-GradientReducer::~GradientReducer() {
-  for (size_t i = 0; i < hooks_.size(); ++i) members_[i].param.remove_hook(hooks_[i]);
+GradientReducer::~GradientReducer() { *alive_ = false; }
+
+torch::Tensor GradientReducer::grad_view(const Member& m) const {
+  return buckets_[m.bucket].flat.slice(0, m.offset, m.offset + m.param.numel()).view_as(m.param);
 }
 
 void GradientReducer::add_bucket(const std::vector<torch::Tensor>& params) {
@@ -72,16 +85,18 @@ void GradientReducer::begin_step() {
   in_backward_ = true;
 }
 
-void GradientReducer::on_gradient(size_t index, const torch::Tensor& grad) {
+void GradientReducer::on_gradient(size_t index) {
   if (!in_backward_ || hook_error_) return;
   // An exception must not unwind through the autograd engine: it is kept and re-thrown by
   // finish_step() on the training thread.
   try {
     Member& m = members_[index];
     if (m.ready) throw std::logic_error("GradientReducer: a gradient arrived twice in one step");
+    if (!m.param.grad().defined() || m.param.grad().data_ptr() != grad_view(m).data_ptr()) {
+      throw std::logic_error(
+          "GradientReducer: a parameter's .grad was replaced; it must stay the bucket view");
+    }
     Bucket& b = buckets_[m.bucket];
-    torch::NoGradGuard no_grad;
-    b.flat.slice(0, m.offset, m.offset + m.param.numel()).view_as(m.param).copy_(grad);
     m.ready = true;
     --b.pending;
     launch_ready_buckets();
@@ -107,25 +122,9 @@ void GradientReducer::launch_ready_buckets() {
 void GradientReducer::finish_step() {
   in_backward_ = false;
   if (hook_error_) std::rethrow_exception(hook_error_);
-  torch::NoGradGuard no_grad;
-  for (; next_launch_ < buckets_.size(); ++next_launch_) {
-    Bucket& b = buckets_[next_launch_];
-    for (size_t i : b.members) {
-      Member& m = members_[i];
-      if (!m.ready) b.flat.slice(0, m.offset, m.offset + m.param.numel()).zero_();
-    }
-    launch(b);
-  }
+  // Parameters without a gradient this step keep the zeros of begin_step().
+  for (; next_launch_ < buckets_.size(); ++next_launch_) launch(buckets_[next_launch_]);
   for (auto& b : buckets_) b.work->wait();
-  for (auto& m : members_) {
-    const torch::Tensor sum =
-        buckets_[m.bucket].flat.slice(0, m.offset, m.offset + m.param.numel()).view_as(m.param);
-    if (m.param.grad().defined()) {
-      m.param.mutable_grad().copy_(sum);
-    } else {
-      m.param.mutable_grad() = sum.clone();
-    }
-  }
 }
 
 }  // namespace nsl

@@ -1,12 +1,17 @@
 #pragma once
 // Sums gradients over the ranks while backward is still running. Parameters are packed into
 // buckets of about `bucket_bytes` in reverse registration order (the order backward produces
-// their gradients); a hook on each parameter copies its gradient into the bucket, and the moment
-// a bucket is complete its all-reduce is started, so communication overlaps the rest of backward.
-// Buckets start strictly in index order, which is the same on every rank, so the collectives
-// match. Dedicated parameters (the class centers) get a bucket of their own, started first.
+// their gradients). Each parameter's .grad is a view into its bucket, so autograd accumulates
+// straight into the bucket (no copies); a post-hook on the parameter's gradient accumulator marks
+// it ready, and the moment a bucket is complete its all-reduce is started, so communication
+// overlaps the rest of backward. The all-reduce works in place: when finish_step() returns, .grad
+// holds the sums. Buckets start strictly in index order, which is the same on every rank, so the
+// collectives match. Dedicated parameters (the class centers) get a bucket of their own, first.
 //
 //   reducer.begin_step(); loss.backward(); reducer.finish_step();  // .grad now holds the sums
+//
+// Zero the gradients before backward as usual (the optimizer's zero_grad() zeroes the views);
+// nothing may replace a parameter's .grad (the next backward reports it).
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -29,7 +34,7 @@ class GradientReducer {
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;
 
-  // Before backward: forget the previous step's readiness.
+  // Before backward (after zeroing the gradients): forget the previous step's readiness.
   void begin_step();
   // After backward: starts the buckets whose gradients never arrived (their missing parts are
   // zeros: a parameter unused on this rank, or a rank without samples), waits for every bucket
@@ -56,14 +61,18 @@ class GradientReducer {
   };
 
   void add_bucket(const std::vector<torch::Tensor>& params);
-  void on_gradient(size_t member, const torch::Tensor& grad);
+  void on_gradient(size_t member);
+  torch::Tensor grad_view(const Member& m) const;
   void launch_ready_buckets();
   void launch(Bucket& bucket);
 
   Communicator& comm_;
   std::vector<Member> members_;
   std::vector<Bucket> buckets_;
-  std::vector<unsigned> hooks_;
+  // The accumulators carry hooks into this object: kept alive here, and the hooks check `alive_`
+  // because LibTorch cannot remove a post-hook (they outlive a destroyed reducer as no-ops).
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   size_t next_launch_ = 0;
   bool in_backward_ = false;
   int64_t launched_in_hooks_ = 0;

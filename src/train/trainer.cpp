@@ -206,7 +206,7 @@ bool Trainer::checkpoint_due() const {
 Trainer::StepResult Trainer::step(bool with_grad, bool save_due) {
   Batch batch = train_.next_batch();
   if (with_grad) {
-    optimizer_.zero_grad();
+    optimizer_.zero_grad();  // with a reducer: the views into its buckets
     if (reducer_) reducer_->begin_step();
   }
   ForwardResult f;
@@ -412,7 +412,20 @@ TrainingProgress Trainer::restore() {
   const std::string& resume = options_.resume;
   auto found = torch::zeros({6}, torch::kInt64);
   auto loss_sum = torch::zeros({1}, torch::kFloat64);
-  if (comm_.is_root() && !resume.empty() && resume != "none") {
+  const bool fresh = resume.empty() || resume == "none";
+  if (comm_.is_root() && fresh && !options_.out_dir.empty()) {
+    // A fresh run must not mix its checkpoints with an earlier run's: a later --resume auto
+    // would pick whichever has the highest step.
+    CheckpointStore store(checkpoint_root(options_.out_dir),
+                          static_cast<int>(config_.checkpoint.keep));
+    if (!store.list().empty()) {
+      throw ConfigError("'" + store.root().string() +
+                        "' already holds checkpoints of an earlier "
+                        "run: continue it with --resume auto, or start afresh with another --out "
+                        "(or delete that folder)");
+    }
+  }
+  if (comm_.is_root() && !fresh) {
     std::optional<CheckpointEntry> entry;
     if (resume == "auto") {
       if (options_.out_dir.empty()) throw ConfigError("--resume auto needs --out");

@@ -284,3 +284,25 @@ BOOST_AUTO_TEST_CASE(frozen_backbone_and_frozen_batchnorm_do_not_move) {
   trainer.train_step();
   BOOST_TEST(torch::equal(running0, trainer.net()->named_buffers()["backbone.bn1.running_mean"]));
 }
+
+// A fresh run into a folder that already holds checkpoints is refused (its checkpoints would mix
+// with the earlier run's); --resume auto continues instead, and at the end there is nothing to do.
+BOOST_AUTO_TEST_CASE(fresh_run_over_earlier_checkpoints_is_refused) {
+  nsl::test::ScratchDir dir("trainer_twice");
+  nsl::LocalCommunicator comm;
+  auto run = [&](const std::string& resume) {
+    nsl::test::MemoryTrainSource train(nsl::test::make_pattern_data(4, 8, 6), 4, 8);
+    nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(4, 4, 7));
+    nsl::TrainerOptions opts;
+    opts.show_progress = false;
+    opts.out_dir = dir.str();
+    opts.resume = resume;
+    nsl::Trainer trainer(small_config(), comm, train, test, 1, opts);
+    return trainer.run();
+  };
+  BOOST_TEST(run("none").size() == 3u);
+  BOOST_CHECK_THROW(run("none"), nsl::ConfigError);
+  const auto again = run("auto");  // complete already: the history comes from metrics.jsonl
+  BOOST_TEST(again.size() == 3u);
+  BOOST_TEST(again.back().epoch == 2);
+}
