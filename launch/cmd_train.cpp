@@ -92,7 +92,7 @@ void add_train_command(CLI::App& app, TrainArgs& args) {
   cmd->add_option("--config", args.config, "YAML config file")->required();
   cmd->add_option("--set", args.overrides, "override a config key: --set train.lr=0.01")
       ->allow_extra_args(false);
-  cmd->add_option("--out", args.out, "run folder: metrics.jsonl, checkpoint/")
+  cmd->add_option("--out", args.out, "run folder: metrics.jsonl, checkpoints/")
       ->capture_default_str();
   cmd->add_flag("--dry-run", args.dry_run,
                 "validate the config and the data it names, print the resolved config, exit");

@@ -1,6 +1,6 @@
 #pragma once
 // The run configuration as typed structs. Loaded from YAML, overridden by --set, validated before
-// any work starts; every field here is documented in docs/CONFIG.md.
+// any work starts; every field here is documented in the README's Configuration table.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -104,8 +104,9 @@ void YamlReader::finish() const {
   for (const auto& kv : node_) {
     const std::string key = kv.first.as<std::string>();
     if (!used_.count(key)) {
-      throw ConfigError("unknown config key '" + key_path(key) + "'" + where(key) +
-                        ": check the spelling against configs/demo.yaml or docs/CONFIG.md");
+      throw ConfigError(
+          "unknown config key '" + key_path(key) + "'" + where(key) +
+          ": check the spelling against configs/demo.yaml or the README's Configuration table");
     }
   }
 }
