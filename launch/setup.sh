@@ -15,6 +15,7 @@ PACKAGES=(
   libboost-test-dev
   libopencv-dev libmatio-dev
   iproute2
+  slurm-wlm munge
 )
 
 missing=()
