@@ -1,0 +1,235 @@
+#include "eval/retrieval_metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "common/error.h"
+#include "common/seed.h"
+
+namespace nsl {
+namespace {
+
+void check_inputs(const char* what, const torch::Tensor& unit, const torch::Tensor& labels) {
+  if (unit.dim() != 2 || labels.dim() != 1 || labels.size(0) != unit.size(0)) {
+    throw std::invalid_argument(std::string(what) + ": embeddings [N, d] and labels [N] expected");
+  }
+  if (!torch::isfinite(unit).all().item<bool>()) {
+    throw DataError(std::string(what) +
+                    ": the embeddings contain NaN or infinity; the model has diverged "
+                    "(lower train.lr or check the data)");
+  }
+}
+
+// Labels remapped to 0..k-1 (in increasing label order), as int64 on the CPU.
+torch::Tensor dense_labels(const torch::Tensor& labels) {
+  const torch::Tensor cpu = labels.to(torch::kCPU, torch::kInt64);
+  return std::get<1>(torch::_unique(cpu, /*sorted=*/true, /*return_inverse=*/true));
+}
+
+struct ChunkSums {
+  double ap = 0.0;
+  double rp = 0.0;
+};
+
+// Sums of the per-query AP@R and R-Precision over the queries [begin, end) with R >= 1.
+ChunkSums chunk_sums(const torch::Tensor& x, const torch::Tensor& labels, const torch::Tensor& r,
+                     int64_t begin, int64_t end) {
+  const torch::Tensor r_rows = r.slice(0, begin, end);
+  const int64_t r_max = r_rows.max().item<int64_t>();
+  if (r_max == 0) return {};
+  torch::Tensor sims = torch::matmul(x.slice(0, begin, end), x.t());
+  const auto self = torch::arange(begin, end, torch::kInt64).unsqueeze(1);
+  sims.scatter_(1, self, -std::numeric_limits<double>::infinity());
+  // A stable descending sort keeps equal similarities in increasing index order; self is last.
+  const torch::Tensor order =
+      std::get<1>(sims.sort(/*stable=*/true, /*dim=*/1, /*descending=*/true)).slice(1, 0, r_max);
+  const torch::Tensor rel = (labels.index_select(0, order.flatten()).view(order.sizes()) ==
+                             labels.slice(0, begin, end).unsqueeze(1))
+                                .to(torch::kFloat64);
+  const torch::Tensor hits = rel.cumsum(1);
+  const torch::Tensor rank = torch::arange(1, r_max + 1, torch::kFloat64).unsqueeze(0);
+  const torch::Tensor within = rank <= r_rows.unsqueeze(1).to(torch::kFloat64);
+  const torch::Tensor valid = r_rows > 0;
+  const torch::Tensor r_div = r_rows.clamp_min(1).to(torch::kFloat64);
+  const torch::Tensor ap = (hits / rank * rel * within).sum(1) / r_div;
+  const torch::Tensor rp =
+      hits.gather(1, (r_rows.clamp_min(1) - 1).unsqueeze(1)).squeeze(1) / r_div;
+  return {ap.masked_select(valid).sum().item<double>(),
+          rp.masked_select(valid).sum().item<double>()};
+}
+
+double entropy(const std::map<int64_t, int64_t>& counts, double n) {
+  double h = 0.0;
+  for (const auto& kv : counts) {
+    const double p = static_cast<double>(kv.second) / n;
+    h -= p * std::log(p);
+  }
+  return h;
+}
+
+// Deterministic uniform double in [0, 1) from (seed, draw).
+double uniform01(uint64_t seed, uint64_t draw) {
+  return static_cast<double>(derive_seed({seed, draw}) >> 11) * 0x1.0p-53;
+}
+
+// Squared distances [rows, k] of the points x[begin, end) to the centres.
+torch::Tensor sq_distances(const torch::Tensor& x, const torch::Tensor& centres, int64_t begin,
+                           int64_t end) {
+  const torch::Tensor rows = x.slice(0, begin, end);
+  return (rows.pow(2).sum(1, true) + centres.pow(2).sum(1).unsqueeze(0) -
+          2.0 * torch::matmul(rows, centres.t()))
+      .clamp_min(0.0);
+}
+
+// Nearest centre of every point (lower centre index on ties) and its squared distance; chunked so
+// that at most about 2^24 distances exist at once.
+std::pair<torch::Tensor, torch::Tensor> assign(const torch::Tensor& x,
+                                               const torch::Tensor& centres) {
+  const int64_t n = x.size(0);
+  const int64_t chunk =
+      std::max<int64_t>(1, (int64_t{1} << 24) / std::max<int64_t>(1, centres.size(0)));
+  std::vector<torch::Tensor> ids;
+  std::vector<torch::Tensor> dists;
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    const auto best = sq_distances(x, centres, begin, std::min(n, begin + chunk)).min(1);
+    dists.push_back(std::get<0>(best));
+    ids.push_back(std::get<1>(best));
+  }
+  return {torch::cat(ids), torch::cat(dists)};
+}
+
+// Index of the point drawn with probability proportional to weight (lowest index if all zero).
+int64_t draw_weighted(const torch::Tensor& weight, double u) {
+  const torch::Tensor cum = weight.cumsum(0);
+  const double total = cum[-1].item<double>();
+  if (!(total > 0.0)) return 0;
+  const int64_t i = (cum <= u * total).sum().item<int64_t>();
+  return std::min<int64_t>(i, weight.size(0) - 1);
+}
+
+torch::Tensor kmeans_pp(const torch::Tensor& x, int64_t k, uint64_t seed) {
+  const int64_t n = x.size(0);
+  torch::Tensor centres = torch::empty({k, x.size(1)}, x.options());
+  const auto first = static_cast<int64_t>(uniform01(seed, 0) * static_cast<double>(n));
+  centres[0] = x[std::min(first, n - 1)];
+  torch::Tensor d2 = sq_distances(x, centres.slice(0, 0, 1), 0, n).squeeze(1);
+  for (int64_t c = 1; c < k; ++c) {
+    centres[c] = x[draw_weighted(d2, uniform01(seed, static_cast<uint64_t>(c)))];
+    d2 = torch::minimum(d2, sq_distances(x, centres.slice(0, c, c + 1), 0, n).squeeze(1));
+  }
+  return centres;
+}
+
+// The point farthest from its centre (lowest index on ties) whose cluster keeps another member,
+// or -1 when there is none; points already moved carry distance -1 and are never taken again.
+int64_t farthest_movable(torch::Tensor dist, const torch::Tensor& ids,
+                         const torch::Tensor& counts) {
+  const torch::Tensor movable = (counts.index_select(0, ids) > 1.0) & (dist >= 0.0);
+  if (!movable.any().item<bool>()) return -1;
+  const torch::Tensor masked = torch::where(movable, dist, torch::full_like(dist, -2.0));
+  return masked.argmax().item<int64_t>();
+}
+
+// Means of the assigned points; an empty cluster takes the point farthest from its own centre.
+torch::Tensor update_centres(const torch::Tensor& x, torch::Tensor& ids, torch::Tensor dist,
+                             int64_t k) {
+  const auto x64 = x.to(torch::kFloat64);
+  torch::Tensor counts = torch::bincount(ids, {}, k).to(torch::kFloat64);
+  torch::Tensor sums = torch::zeros({k, x.size(1)}, x64.options()).index_add_(0, ids, x64);
+  for (int64_t c = 0; c < k; ++c) {
+    if (counts[c].item<double>() > 0.0) continue;
+    const int64_t far = farthest_movable(dist, ids, counts);
+    if (far < 0) break;
+    const int64_t old = ids[far].item<int64_t>();
+    counts[old] -= 1.0;
+    sums[old] -= x64[far];
+    counts[c] = 1.0;
+    sums[c] = x64[far];
+    ids[far] = c;
+    dist[far] = -1.0;
+  }
+  return (sums / counts.clamp_min(1.0).unsqueeze(1)).to(x.scalar_type());
+}
+
+}  // namespace
+
+MapAtRResult map_at_r(const torch::Tensor& unit, const torch::Tensor& labels, int64_t chunk) {
+  check_inputs("map_at_r", unit, labels);
+  if (chunk < 1) throw std::invalid_argument("map_at_r: chunk must be >= 1");
+  const int64_t n = unit.size(0);
+  MapAtRResult result;
+  if (n == 0) return result;
+  const torch::Tensor dense = dense_labels(labels);
+  const torch::Tensor r = torch::bincount(dense).index_select(0, dense) - 1;
+  result.lone_queries = (r == 0).sum().item<int64_t>();
+  result.queries = n - result.lone_queries;
+  if (result.queries == 0) return result;
+  const torch::Tensor x = unit.to(torch::kCPU);
+  ChunkSums total;
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    const ChunkSums s = chunk_sums(x, dense, r, begin, std::min(n, begin + chunk));
+    total.ap += s.ap;
+    total.rp += s.rp;
+  }
+  result.map_at_r = total.ap / static_cast<double>(result.queries);
+  result.r_precision = total.rp / static_cast<double>(result.queries);
+  return result;
+}
+
+double normalized_mutual_information(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  if (a.size() != b.size()) {
+    throw std::invalid_argument("normalized_mutual_information: labellings of different sizes");
+  }
+  if (a.empty()) return 1.0;
+  std::map<int64_t, int64_t> ca;
+  std::map<int64_t, int64_t> cb;
+  std::map<std::pair<int64_t, int64_t>, int64_t> joint;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ++ca[a[i]];
+    ++cb[b[i]];
+    ++joint[{a[i], b[i]}];
+  }
+  const auto n = static_cast<double>(a.size());
+  const double ha = entropy(ca, n);
+  const double hb = entropy(cb, n);
+  if (ha == 0.0 && hb == 0.0) return 1.0;
+  double mi = 0.0;
+  for (const auto& kv : joint) {
+    const auto nij = static_cast<double>(kv.second);
+    const auto ni = static_cast<double>(ca[kv.first.first]);
+    const auto nj = static_cast<double>(cb[kv.first.second]);
+    mi += nij / n * std::log(nij * n / (ni * nj));
+  }
+  return std::clamp(2.0 * mi / (ha + hb), 0.0, 1.0);
+}
+
+double nmi_kmeans(const torch::Tensor& unit, const torch::Tensor& labels, uint64_t seed,
+                  int64_t iterations) {
+  check_inputs("nmi_kmeans", unit, labels);
+  const int64_t n = unit.size(0);
+  if (n == 0) return 1.0;
+  const torch::Tensor dense = dense_labels(labels);
+  const int64_t k = dense.max().item<int64_t>() + 1;
+  const torch::Tensor x = unit.to(torch::kCPU, torch::kFloat32).contiguous();
+  torch::Tensor centres = kmeans_pp(x, k, seed);
+  auto [ids, dist] = assign(x, centres);
+  for (int64_t it = 0; it < iterations; ++it) {
+    centres = update_centres(x, ids, dist, k);
+    auto next = assign(x, centres);
+    const bool stable = torch::equal(next.first, ids);
+    ids = next.first;
+    dist = next.second;
+    if (stable) break;
+  }
+  const std::vector<int64_t> y(dense.data_ptr<int64_t>(), dense.data_ptr<int64_t>() + n);
+  const torch::Tensor ids_c = ids.contiguous();
+  const std::vector<int64_t> c(ids_c.data_ptr<int64_t>(), ids_c.data_ptr<int64_t>() + n);
+  return normalized_mutual_information(y, c);
+}
+
+}  // namespace nsl
