@@ -408,3 +408,26 @@ sh_last_checkpoint() { find "$1/checkpoints" -mindepth 1 -maxdepth 1 -type d -na
 sh_manifest_info() {
   sed -n "s/.*\"$2\": *\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p" "$1/manifest.json" | head -n 1
 }
+
+# The common start of every test script: sh_setup NAME NSL_DIST_BINARY REPO_ROOT SCRATCH_DIR.
+# Sets NSL and REPO, starts the private cluster, exports NSL_ROOT and NSL_BIN for train.sbatch.
+sh_setup() {
+  local name=$1
+  shift
+  [ $# -eq 3 ] || { echo "usage: $name.sh NSL_DIST_BINARY REPO_ROOT SCRATCH_DIR" >&2; exit 1; }
+  NSL=$(realpath "$1")
+  REPO=$(realpath "$2")
+  sh_init "$name" "$3"
+  [ -x "$NSL" ] || die "no nsl_dist binary at $1"
+  [ -f "$REPO/cluster/train.sbatch" ] || die "no cluster/train.sbatch under $REPO"
+  sh_start
+  export NSL_ROOT=$REPO NSL_BIN=$NSL
+}
+
+# The demo dataset (300 classes, 32 px, 8 shards) in $SH_WORK/data; sets DATA.
+sh_demo_data() {
+  DATA=$SH_WORK/data
+  sh_run 300 "$SH_WORK/synth.log" "$NSL" synth --out "$DATA" --classes 300 --images-per-class 16 \
+    --image-size 32 --shards 8 --seed 1 || { cat "$SH_WORK/synth.log"; die "nsl_dist synth failed"; }
+  sh_log "demo dataset written to $DATA"
+}

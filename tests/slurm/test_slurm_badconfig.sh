@@ -10,15 +10,8 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/slurm/slurm_harness.sh
 source "$HERE/slurm_harness.sh"
-[ $# -eq 3 ] || { echo "usage: $0 NSL_DIST_BINARY REPO_ROOT SCRATCH_DIR" >&2; exit 1; }
-NSL=$(realpath "$1")
-REPO=$(realpath "$2")
-sh_init test_slurm_badconfig "$3"
-[ -x "$NSL" ] || die "no nsl_dist binary at $1"
-[ -f "$REPO/cluster/train.sbatch" ] || die "no cluster/train.sbatch under $REPO"
-sh_start
+sh_setup test_slurm_badconfig "$@"
 
-export NSL_ROOT=$REPO NSL_BIN=$NSL
 OUT=$SH_WORK/out_bad
 t0=$(date +%s)
 sh_submit JOB --ntasks=2 --cpus-per-task=1 "$REPO/cluster/train.sbatch" "$REPO/configs/demo.yaml" \

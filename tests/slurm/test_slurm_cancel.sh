@@ -11,19 +11,10 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/slurm/slurm_harness.sh
 source "$HERE/slurm_harness.sh"
-[ $# -eq 3 ] || { echo "usage: $0 NSL_DIST_BINARY REPO_ROOT SCRATCH_DIR" >&2; exit 1; }
-NSL=$(realpath "$1")
-REPO=$(realpath "$2")
-sh_init test_slurm_cancel "$3"
-[ -x "$NSL" ] || die "no nsl_dist binary at $1"
-[ -f "$REPO/cluster/train.sbatch" ] || die "no cluster/train.sbatch under $REPO"
-sh_start
+sh_setup test_slurm_cancel "$@"
 
-DATA=$SH_WORK/data
-sh_run 300 "$SH_WORK/synth.log" "$NSL" synth --out "$DATA" --classes 300 --images-per-class 16 \
-  --image-size 32 --shards 8 --seed 1 || { cat "$SH_WORK/synth.log"; die "nsl_dist synth failed"; }
+sh_demo_data
 
-export NSL_ROOT=$REPO NSL_BIN=$NSL
 OUT=$SH_WORK/out_cancel
 t0=$(date +%s)
 sh_submit JOB --ntasks=2 --cpus-per-task=1 "$REPO/cluster/train.sbatch" "$REPO/configs/demo.yaml" \
