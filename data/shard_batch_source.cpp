@@ -120,6 +120,7 @@ ShardEvalSource::ShardEvalSource(const std::string& dataset_dir, const std::stri
     ShardContents c = load_shard(dataset_dir, manifest_, split, s);
     indices.push_back(torch::arange(c.images.size(0), torch::kInt64) +
                       offsets[static_cast<size_t>(s)]);
+    shard_sizes_.push_back(c.images.size(0));
     images.push_back(std::move(c.images));
     labels.push_back(std::move(c.labels));
   }

@@ -83,6 +83,7 @@ class ShardEvalSource : public EvalSource {
   int64_t total_size() const override { return total_size_; }
   // Throws std::out_of_range unless 0 <= begin <= end <= local_size().
   Batch slice(int64_t begin, int64_t end) override;
+  std::vector<int64_t> pieces() const override { return shard_sizes_; }
 
   int64_t num_classes() const { return num_classes_; }
   const Manifest& manifest() const { return manifest_; }
@@ -95,6 +96,7 @@ class ShardEvalSource : public EvalSource {
   torch::Tensor images_;   // uint8 [n, H, W, C], owned shards concatenated in increasing order
   torch::Tensor labels_;   // int64 [n]
   torch::Tensor indices_;  // int64 [n], global indices within the split
+  std::vector<int64_t> shard_sizes_;  // owned shards' sample counts, in order
 };
 
 }  // namespace nsl

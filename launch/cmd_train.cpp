@@ -14,6 +14,7 @@
 #include "data/train_source.h"
 #include "launch/commands.h"
 #include "launch/job_context.h"
+#include "launch/metrics_table.h"
 #include "launch/preemption.h"
 #include "launch/threads.h"
 #include "train/trainer.h"
@@ -38,6 +39,9 @@ DatasetSummary check_dataset(const Config& config) {
   s.manifest = read_manifest(config.data.path);
   manifest_split(s.manifest, config.data.train_split, config.data.path);
   manifest_split(s.manifest, config.data.test_split, config.data.path);
+  if (!config.data.gallery_split.empty()) {
+    manifest_split(s.manifest, config.data.gallery_split, config.data.path);
+  }
   verify_dataset(config.data.path, s.manifest);
   s.warnings = check_training_data(config.data.path, s.manifest, config.data.train_split,
                                    config.data.test_split);
@@ -57,30 +61,17 @@ void print_dataset(const DatasetSummary& s, const Config& c) {
   for (const std::string& w : s.warnings) std::printf("# warning: %s\n", w.c_str());
 }
 
-void print_recall_table(const std::vector<EpochMetrics>& history) {
+void print_results(const std::vector<EpochMetrics>& history) {
   const EpochMetrics& first = history.front();
   const EpochMetrics& last = history.back();
-  std::printf(
-      "\nRecall@K on the unseen test classes (%lld queries, %lld without a same-class "
-      "partner excluded)\n",
-      static_cast<long long>(last.recall.queries),
-      static_cast<long long>(last.recall.lone_queries));
-  std::printf("%-12s", "");
-  for (int64_t k : last.recall.ks) std::printf("  R@%-5lld", static_cast<long long>(k));
-  std::printf("\n");
-  for (const EpochMetrics* m : {&first, &last}) {
-    char label[32];
-    std::snprintf(label, sizeof(label), m->epoch == 0 ? "untrained" : "epoch %lld",
-                  static_cast<long long>(m->epoch));
-    std::printf("%-12s", label);
-    for (double r : m->recall.recall) std::printf("  %6.2f%%", 100.0 * r);
-    std::printf("\n");
-  }
-  const double r0 = first.recall.recall.front();
-  const double r1 = last.recall.recall.front();
+  print_retrieval_table(
+      {{first.epoch == 0 ? "untrained" : "epoch " + std::to_string(first.epoch), first.retrieval},
+       {"epoch " + std::to_string(last.epoch), last.retrieval}});
+  const double r0 = first.retrieval.recall.front();
+  const double r1 = last.retrieval.recall.front();
   if (r0 > 0) {
     std::printf("Recall@%lld: %.2f%% untrained -> %.2f%% trained (%.1fx)\n",
-                static_cast<long long>(last.recall.ks.front()), 100 * r0, 100 * r1, r1 / r0);
+                static_cast<long long>(last.retrieval.ks.front()), 100 * r0, 100 * r1, r1 / r0);
   }
   std::fflush(stdout);
 }
@@ -104,8 +95,11 @@ void add_train_command(CLI::App& app, TrainArgs& args) {
 }
 
 int run_train(const TrainArgs& args, JobContext& job) {
-  const Config config = load_config(args.config, args.overrides);
+  Config config = load_config(args.config, args.overrides);
   const DatasetSummary data = check_dataset(config);
+  if (config.eval.recall_k.empty()) {
+    config.eval.recall_k = default_recall_k(data.manifest.source.value("dataset", ""));
+  }
   if (args.dry_run) {
     std::cout << "# resolved config (hash " << config_hash(config) << ")\n" << to_yaml(config);
     print_dataset(data, config);
@@ -135,21 +129,28 @@ int run_train(const TrainArgs& args, JobContext& job) {
   const std::unique_ptr<TrainBatchSource> train =
       make_train_source(config, comm.rank(), comm.size());
   ShardEvalSource test(config.data.path, config.data.test_split, comm.rank(), comm.size());
+  std::unique_ptr<ShardEvalSource> gallery;
+  if (!config.data.gallery_split.empty()) {
+    gallery = std::make_unique<ShardEvalSource>(config.data.path, config.data.gallery_split,
+                                                comm.rank(), comm.size());
+  }
 
   TrainerOptions options;
   options.out_dir = args.out;
   options.show_progress = !args.quiet;
   options.resume = args.resume;
   options.stop_signal = &stop_signal;
+  options.gallery = gallery.get();
   options.on_note = [](const std::string& text) {
     std::printf("# %s\n", text.c_str());
     std::fflush(stdout);
   };
   options.on_epoch = [&comm](const EpochMetrics& m) {
     if (!comm.is_root()) return;
-    std::printf("epoch %3lld  loss %.4f  R@1 %.2f%%  %.1f img/s  %.1f s%s\n",
-                static_cast<long long>(m.epoch), m.loss, 100.0 * m.recall.recall.front(),
-                m.images_per_s, m.seconds, m.epoch == 0 ? "  (untrained)" : "");
+    std::printf("epoch %3lld  loss %.4f  R@1 %.2f%%  MAP@R %.2f%%  %.1f img/s  %.1f s%s\n",
+                static_cast<long long>(m.epoch), m.loss, 100.0 * m.retrieval.recall.front(),
+                100.0 * m.retrieval.map_at_r, m.images_per_s, m.seconds,
+                m.epoch == 0 ? "  (untrained)" : "");
     std::fflush(stdout);
   };
   Trainer trainer(config, comm, *train, test, data.channels, options);
@@ -166,7 +167,7 @@ int run_train(const TrainArgs& args, JobContext& job) {
   }
   const std::vector<EpochMetrics> history = trainer.run();
   if (comm.is_root()) {
-    if (history.size() >= 2) print_recall_table(history);
+    if (history.size() >= 2) print_results(history);
     std::printf(
         "metrics: %s/metrics.jsonl  checkpoint: %s\n", args.out.c_str(),
         trainer.last_checkpoint().empty() ? "(none written)" : trainer.last_checkpoint().c_str());

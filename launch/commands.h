@@ -53,4 +53,51 @@ struct PrepArgs {
 void add_prep_command(CLI::App& app, PrepArgs& args);
 int run_prep(const PrepArgs& args);
 
+struct EvalArgs {
+  std::string checkpoint;
+  std::string data;  // default: the checkpoint config's data.path
+  std::vector<std::string> overrides;
+  std::string json;  // also write the metrics here
+};
+void add_eval_command(CLI::App& app, EvalArgs& args);
+int run_eval(const EvalArgs& args, JobContext& job);
+
+struct ReportArgs {
+  std::string run;
+  std::string data;  // default: the run config's data.path
+  int64_t queries = 12;
+  int64_t k = 8;
+  uint64_t seed = 1;
+  std::vector<std::string> overrides;
+};
+void add_report_command(CLI::App& app, ReportArgs& args);
+int run_report(const ReportArgs& args);
+
+struct EmbedArgs {
+  std::string checkpoint;
+  std::string data;   // default: the checkpoint config's data.path
+  std::string split;  // default: the checkpoint config's data.test_split
+  std::string out;
+  std::vector<std::string> overrides;
+  int64_t batch_size = 0;  // 0: the config's eval.batch_size
+};
+void add_embed_command(CLI::App& app, EmbedArgs& args);
+int run_embed(const EmbedArgs& args, JobContext& job);
+
+struct QueryArgs {
+  std::string checkpoint;
+  std::string index;
+  std::vector<std::string> images;
+  int64_t k = 10;
+  std::vector<std::string> overrides;
+  bool faiss = false;
+  std::string faiss_index = "Flat";
+  std::string faiss_file;  // default: the index file with .faiss for .h5
+  std::string faiss_params;
+  bool faiss_recall = false;
+  int64_t recall_queries = 1000;
+};
+void add_query_command(CLI::App& app, QueryArgs& args);
+int run_query(const QueryArgs& args);
+
 }  // namespace nsl

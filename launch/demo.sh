@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end: set-up and build, a generated fine-grained dataset, `mpirun -np 2
-# nsl_dist train` on configs/demo.yaml, and the Recall@K table of the unseen test classes.
+# nsl_dist train` on configs/demo.yaml, the retrieval table of the unseen test classes, and the
+# HTML report (curves and a retrieval gallery) of the run.
 # Environment: NSL_RANKS (default 2), NSL_DEMO_OUT (default runs/demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,5 +19,7 @@ rm -rf "$OUT"  # the demo starts afresh; a real run would add --resume auto
 train_start=$(date +%s)
 launch/run_local.sh "$RANKS" train --config configs/demo.yaml --set data.path="$DATA" --out "$OUT"
 end=$(date +%s)
-echo "demo: training and evaluation $((end - train_start)) s, whole demo $((end - start)) s"
+build/nsl_dist report --run "$OUT"
+echo "demo: training and evaluation $((end - train_start)) s, whole demo $(($(date +%s) - start)) s"
 echo "demo: metrics in $OUT/metrics.jsonl, checkpoints in $OUT/checkpoints (resume: add --resume auto)"
+echo "demo: report in $OUT/report/index.html (open it in a browser)"

@@ -32,10 +32,18 @@ int main(int argc, char** argv) {
   nsl::InfoArgs info;
   nsl::SynthArgs synth;
   nsl::PrepArgs prep;
+  nsl::EvalArgs eval;
+  nsl::ReportArgs report_args;
+  nsl::EmbedArgs embed;
+  nsl::QueryArgs query;
   nsl::add_train_command(app, train);
   nsl::add_info_command(app, info);
   nsl::add_synth_command(app, synth);
   nsl::add_prep_command(app, prep);
+  nsl::add_eval_command(app, eval);
+  nsl::add_report_command(app, report_args);
+  nsl::add_embed_command(app, embed);
+  nsl::add_query_command(app, query);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -48,6 +56,10 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("info")) return nsl::run_info(info);
     if (app.got_subcommand("synth")) return nsl::run_synth(synth);
     if (app.got_subcommand("prep")) return nsl::run_prep(prep);
+    if (app.got_subcommand("eval")) return nsl::run_eval(eval, job);
+    if (app.got_subcommand("report")) return nsl::run_report(report_args);
+    if (app.got_subcommand("embed")) return nsl::run_embed(embed, job);
+    if (app.got_subcommand("query")) return nsl::run_query(query);
   } catch (const nsl::Preempted& e) {
     // Every rank got here together, after the checkpoint: a clean exit, not an abort.
     nsl::Communicator* comm = job.comm();

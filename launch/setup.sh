@@ -13,8 +13,9 @@ PACKAGES=(
   libhdf5-dev hdf5-tools
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libboost-test-dev
-  libopencv-dev libmatio-dev
+  libopencv-dev libmatio-dev libfaiss-dev
   iproute2
+  gnuplot-nox chromium fonts-dejavu-core
   slurm-wlm munge
 )
 

@@ -25,6 +25,7 @@ void visit_config(Visitor& root, Config& c) {
     s.field("path", c.data.path);
     s.field("train_split", c.data.train_split);
     s.field("test_split", c.data.test_split);
+    s.field("gallery_split", c.data.gallery_split);
     s.field("augment", c.data.augment);
     s.field("crop_scale", c.data.crop_scale);
     s.field("flip", c.data.flip);
@@ -82,6 +83,8 @@ void visit_config(Visitor& root, Config& c) {
   root.section("eval", [&](auto& s) {
     s.field("recall_k", c.eval.recall_k);
     s.field("batch_size", c.eval.batch_size);
+    s.field("nmi", c.eval.nmi);
+    s.field("chunk_mb", c.eval.chunk_mb);
   });
   root.section("dist", [&](auto& s) {
     s.field("backend", c.dist.backend);
@@ -248,9 +251,11 @@ void validate_config(const Config& c) {
   require(c.train.beta2 >= 0.0 && c.train.beta2 < 1.0, "train.beta2", "must be in [0, 1)");
   require(c.train.max_steps_per_epoch >= 0, "train.max_steps_per_epoch", "must be >= 0");
   require(c.train.threads_per_rank >= 0, "train.threads_per_rank", "must be >= 0 (0: auto)");
-  require(!c.eval.recall_k.empty(), "eval.recall_k", "needs at least one K");
   for (int64_t k : c.eval.recall_k) require(k >= 1, "eval.recall_k", "every K must be >= 1");
   require(c.eval.batch_size >= 1, "eval.batch_size", "must be >= 1");
+  require(c.eval.chunk_mb > 0, "eval.chunk_mb", "must be > 0");
+  require(c.data.gallery_split != c.data.test_split, "data.gallery_split",
+          "must differ from data.test_split (leave it empty to search the test split itself)");
   require_choice(c.dist.backend, "dist.backend", {"auto", "mpi", "nccl"});
   require(c.dist.timeout_s > 0.0 && std::isfinite(c.dist.timeout_s), "dist.timeout_s",
           "must be > 0 seconds");

@@ -11,6 +11,9 @@ struct DataConfig {
   std::string path;  // dataset folder holding manifest.json (relative paths: from the working dir)
   std::string train_split = "train";
   std::string test_split = "test";
+  // A separate gallery split (In-Shop: test_split query, gallery_split gallery); empty: the test
+  // split is its own gallery.
+  std::string gallery_split;
   // Training loader (data/prefetch_loader.h). Off by default, so batches are the stored images.
   bool augment = false;                         // random resized crop (+ flip), train only
   std::vector<double> crop_scale = {0.5, 1.0};  // crop area / image area, [min, max]
@@ -74,8 +77,10 @@ struct TrainConfig {
 };
 
 struct EvalConfig {
-  std::vector<int64_t> recall_k = {1, 2, 4, 8};
+  std::vector<int64_t> recall_k;  // empty: the dataset's grid (eval/evaluator.h default_recall_k)
   int64_t batch_size = 256;
+  bool nmi = true;       // NMI of seeded k-means (k = test classes) at every evaluation
+  double chunk_mb = 64;  // similarity rows searched at once (MiB per rank): chunk x gallery
 };
 
 struct DistConfig {

@@ -10,12 +10,17 @@ SplitEmbeddings embed_local(EmbeddingNet& net, EvalSource& source, int64_t batch
   const torch::Device device = net->parameters().front().device();
   net->eval();
   std::vector<torch::Tensor> units, labels, indices;
-  for (int64_t begin = 0; begin < source.local_size(); begin += batch_size) {
-    const int64_t end = std::min(source.local_size(), begin + batch_size);
-    Batch batch = source.slice(begin, end);
-    units.push_back(net->forward(batch.images.to(device)).unit.cpu());
-    labels.push_back(batch.labels);
-    indices.push_back(batch.indices);
+  int64_t piece_begin = 0;
+  for (int64_t piece : source.pieces()) {
+    const int64_t piece_end = piece_begin + piece;
+    for (int64_t begin = piece_begin; begin < piece_end; begin += batch_size) {
+      const int64_t end = std::min(piece_end, begin + batch_size);
+      Batch batch = source.slice(begin, end);
+      units.push_back(net->forward(batch.images.to(device)).unit.cpu());
+      labels.push_back(batch.labels);
+      indices.push_back(batch.indices);
+    }
+    piece_begin = piece_end;
   }
   net->train();
   if (units.empty()) {

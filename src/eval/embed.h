@@ -15,6 +15,7 @@ struct SplitEmbeddings {
   torch::Tensor indices;  // int64 [n]
 };
 
+// Batches of at most batch_size that never cross one of the source's pieces.
 SplitEmbeddings embed_local(EmbeddingNet& net, EvalSource& source, int64_t batch_size);
 SplitEmbeddings gather_embeddings(Communicator& comm, const SplitEmbeddings& local);
 

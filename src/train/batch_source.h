@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace nsl {
 
@@ -38,6 +39,10 @@ class EvalSource {
   virtual int64_t total_size() const = 0;
   // Samples [begin, end) of this rank's part.
   virtual Batch slice(int64_t begin, int64_t end) = 0;
+  // Sizes of the consecutive pieces of this rank's part that are the same whichever rank holds
+  // them (shards): evaluation batches never cross a piece, so a sample is embedded in the same
+  // batch for every world size.
+  virtual std::vector<int64_t> pieces() const { return {local_size()}; }
 };
 
 }  // namespace nsl

@@ -161,6 +161,12 @@ void read_model_file(const fs::path& dir, torch::nn::Module& net, torch::nn::Mod
   read_module(model, "loss.", loss, file.string());
 }
 
+void read_net_file(const fs::path& dir, torch::nn::Module& net) {
+  const fs::path file = dir / "model.pt";
+  torch::serialize::InputArchive model = open_archive(file);
+  read_module(model, "net.", net, file.string());
+}
+
 void read_training_files(const fs::path& dir, torch::nn::Module& net, torch::nn::Module& loss,
                          AdamW& optimizer) {
   read_model_file(dir, net, loss);

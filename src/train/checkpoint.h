@@ -52,5 +52,7 @@ void read_training_files(const std::filesystem::path& dir, torch::nn::Module& ne
 // Network and loss tensors only (evaluation, export).
 void read_model_file(const std::filesystem::path& dir, torch::nn::Module& net,
                      torch::nn::Module& loss);
+// Network tensors only (net.*): what embedding images needs.
+void read_net_file(const std::filesystem::path& dir, torch::nn::Module& net);
 
 }  // namespace nsl

@@ -7,12 +7,13 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <optional>
 
 #include "common/error.h"
 #include "common/fnv.h"
-#include "eval/embed.h"
+#include "eval/evaluate_model.h"
 #include "loss/decorrelation.h"
 #include "loss/gram_schmidt.h"
 #include "train/checkpoint_store.h"
@@ -46,14 +47,17 @@ nlohmann::json to_json(const EpochMetrics& m) {
   nlohmann::json j;
   j["epoch"] = m.epoch;
   j["loss"] = m.loss;
-  for (size_t i = 0; i < m.recall.ks.size(); ++i) {
-    j["recall@" + std::to_string(m.recall.ks[i])] = m.recall.recall[i];
-  }
+  const RetrievalMetrics& r = m.retrieval;
+  for (size_t i = 0; i < r.ks.size(); ++i) j["recall@" + std::to_string(r.ks[i])] = r.recall[i];
+  j["map@r"] = r.map_at_r;
+  j["r_precision"] = r.r_precision;
+  if (!std::isnan(r.nmi)) j["nmi"] = r.nmi;
   j["images_per_s"] = m.images_per_s;
   j["seconds"] = m.seconds;
   j["steps"] = m.steps;
-  j["queries"] = m.recall.queries;
-  j["lone_queries"] = m.recall.lone_queries;
+  j["queries"] = r.queries;
+  j["lone_queries"] = r.lone_queries;
+  j["gallery"] = r.gallery;
   j["gs_groups"] = m.gs_groups;
   j["idle_batches"] = m.idle_batches;
   return j;
@@ -66,18 +70,21 @@ EpochMetrics epoch_metrics_from_json(const nlohmann::json& j) {
   m.images_per_s = j.value("images_per_s", 0.0);
   m.seconds = j.value("seconds", 0.0);
   m.steps = j.value("steps", int64_t{0});
-  m.recall.queries = j.value("queries", int64_t{0});
-  m.recall.lone_queries = j.value("lone_queries", int64_t{0});
+  RetrievalMetrics& r = m.retrieval;
+  r.queries = j.value("queries", int64_t{0});
+  r.lone_queries = j.value("lone_queries", int64_t{0});
+  r.gallery = j.value("gallery", int64_t{0});
+  r.map_at_r = j.value("map@r", 0.0);
+  r.r_precision = j.value("r_precision", 0.0);
+  r.nmi = j.value("nmi", std::numeric_limits<double>::quiet_NaN());
   m.gs_groups = j.value("gs_groups", int64_t{0});
   m.idle_batches = j.value("idle_batches", int64_t{0});
   for (const auto& [key, value] : j.items()) {
     if (key.rfind("recall@", 0) != 0) continue;
-    m.recall.ks.push_back(std::stoll(key.substr(7)));
+    r.ks.push_back(std::stoll(key.substr(7)));
   }
-  std::sort(m.recall.ks.begin(), m.recall.ks.end());
-  for (int64_t k : m.recall.ks) {
-    m.recall.recall.push_back(j.at("recall@" + std::to_string(k)).get<double>());
-  }
+  std::sort(r.ks.begin(), r.ks.end());
+  for (int64_t k : r.ks) r.recall.push_back(j.at("recall@" + std::to_string(k)).get<double>());
   return m;
 }
 
@@ -90,6 +97,7 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
       options_(std::move(options)),
       in_channels_(in_channels),
       device_(comm.device()) {
+  if (config_.eval.recall_k.empty()) config_.eval.recall_k = default_recall_k("");
   torch::manual_seed(config_.seed);
   net_ = EmbeddingNet(config_.model, in_channels);
   if (!config_.model.pretrained.empty()) {
@@ -286,10 +294,8 @@ int64_t Trainer::decorrelate(int64_t epoch) {
   return g.item<int64_t>();
 }
 
-RecallResult Trainer::evaluate() {
-  const SplitEmbeddings local = embed_local(net_, test_, config_.eval.batch_size);
-  const SplitEmbeddings all = gather_embeddings(comm_, local);
-  return recall_at_k(all.unit, all.labels, config_.eval.recall_k);
+RetrievalMetrics Trainer::evaluate() {
+  return evaluate_model(comm_, net_, test_, options_.gallery, config_);
 }
 
 void Trainer::begin_epoch(int64_t epoch, int64_t first_step) {
@@ -377,7 +383,7 @@ EpochMetrics Trainer::run_epoch(const TrainingProgress& start) {
       std::max(train_seconds, 1e-9);
   if (epoch > 0) m.gs_groups = decorrelate(epoch);
   check_replicas();
-  m.recall = evaluate();
+  m.retrieval = evaluate();
   m.seconds = seconds_since(started);
   return m;
 }

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "eval/recall.h"
+#include "eval/evaluator.h"
 #include "loss/embedding_loss.h"
 #include "model/embedding_net.h"
 #include "optim/adamw.h"
@@ -28,11 +28,11 @@
 namespace nsl {
 
 struct EpochMetrics {
-  int64_t epoch = 0;          // 0: the untrained network
-  double loss = 0.0;          // mean loss over the epoch's steps (epoch 0: forward only)
-  RecallResult recall;        // on the test split
-  double images_per_s = 0.0;  // global training (epoch 0: forward-only) throughput
-  double seconds = 0.0;       // wall time of the epoch, evaluation included
+  int64_t epoch = 0;           // 0: the untrained network
+  double loss = 0.0;           // mean loss over the epoch's steps (epoch 0: forward only)
+  RetrievalMetrics retrieval;  // on the test split (against the gallery split when there is one)
+  double images_per_s = 0.0;   // global training (epoch 0: forward-only) throughput
+  double seconds = 0.0;        // wall time of the epoch, evaluation included
   int64_t steps = 0;
   int64_t gs_groups = 0;     // Gram-Schmidt groups at this epoch's end (0: none)
   int64_t idle_batches = 0;  // (rank, step) batches whose loss found no pair or triplet to use
@@ -52,6 +52,7 @@ struct TrainerOptions {
   const std::atomic<int>* stop_signal = nullptr;
   std::function<void(const EpochMetrics&)> on_epoch;  // every rank, after each epoch
   std::function<void(const std::string&)> on_note;    // rank 0: resume and checkpoint notes
+  EvalSource* gallery = nullptr;  // data.gallery_split's samples (In-Shop); null: none
 };
 
 class Trainer {
@@ -70,7 +71,9 @@ class Trainer {
   double train_step();
   // Rank 0's epoch-end Gram-Schmidt, broadcast and replica check (epoch_gs); returns the groups.
   int64_t decorrelate(int64_t epoch);
-  RecallResult evaluate();
+  // Embeds the test (and gallery) split on every rank and evaluates; config.eval.recall_k must be
+  // resolved (not empty).
+  RetrievalMetrics evaluate();
   // Throws DistributedError unless the network and the centers are bit-identical on every rank.
   void check_replicas();
   // Steps every rank will take per epoch (the minimum over ranks, capped by the config).

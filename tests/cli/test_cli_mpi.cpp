@@ -11,6 +11,18 @@
 
 using namespace nsl::test;
 
+namespace {
+
+std::string line_of_epoch(const std::string& run, int64_t epoch) {
+  std::ifstream in(std::filesystem::path(run) / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    if (nlohmann::json::parse(line).at("epoch").get<int64_t>() == epoch) return line;
+  }
+  return "{}";
+}
+
+}  // namespace
+
 // `mpirun -np 2 nsl_dist train` end to end: progress, metrics.jsonl from epoch 0, checkpoint,
 // and the Recall table.
 BOOST_AUTO_TEST_CASE(mpirun_two_ranks_trains_end_to_end) {
@@ -24,7 +36,7 @@ BOOST_AUTO_TEST_CASE(mpirun_two_ranks_trains_end_to_end) {
   BOOST_TEST(contains(r.output, "2 rank(s) over mpi"), r.output);
   BOOST_TEST(contains(r.output, "img/s"), r.output);
   BOOST_TEST(contains(r.output, "ETA"), r.output);
-  BOOST_TEST(contains(r.output, "Recall@K on the unseen test classes"), r.output);
+  BOOST_TEST(contains(r.output, "Retrieval on the unseen test classes"), r.output);
 
   std::ifstream in(std::filesystem::path(out) / "metrics.jsonl");
   std::string line;
@@ -50,6 +62,31 @@ BOOST_AUTO_TEST_CASE(mpirun_two_ranks_trains_end_to_end) {
   }
   BOOST_TEST(count == 3);
   BOOST_TEST(contains(r.output, "checkpoint: " + checkpoints.string() + "/step-"), r.output);
+
+  // `nsl_dist eval` of the newest checkpoint, alone and with two ranks: the same numbers, bit for
+  // bit, as each other and as the evaluation the training run made after its last epoch.
+  const std::string one = (dir.path() / "eval1.json").string();
+  const std::string two = (dir.path() / "eval2.json").string();
+  const auto e1 = run_command(nsl_dist() + " eval --checkpoint " + out + " --json " + one);
+  BOOST_TEST_REQUIRE(e1.exit_code == 0, e1.output);
+  BOOST_TEST(contains(e1.output, "epoch 2 "), e1.output);
+  const auto e2 =
+      run_command(mpirun(2) + nsl_dist() + " eval --checkpoint " + out + " --json " + two);
+  BOOST_TEST_REQUIRE(e2.exit_code == 0, e2.output);
+  BOOST_TEST(contains(e2.output, "2 rank(s)"), e2.output);
+  auto read_json = [](const std::string& path) {
+    std::ifstream f(path);
+    return nlohmann::json::parse(f);
+  };
+  const auto a = read_json(one);
+  const auto b = read_json(two);
+  const auto trained = nlohmann::json::parse(line_of_epoch(out, 2));
+  for (const char* key : {"recall@1", "recall@2", "recall@4", "recall@8", "map@r", "r_precision",
+                          "nmi", "queries", "lone_queries", "gallery"}) {
+    BOOST_TEST_REQUIRE(a.contains(key), key);
+    BOOST_TEST(a.at(key) == b.at(key), key << ": " << a.at(key) << " vs " << b.at(key));
+    BOOST_TEST(a.at(key) == trained.at(key), key << ": " << a.at(key) << " vs " << trained.at(key));
+  }
 }
 
 // One rank failing (here: more ranks than shards) ends the whole job with the documented code.

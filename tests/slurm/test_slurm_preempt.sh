@@ -86,7 +86,7 @@ expect_line "$LOG_A" "^nsl_dist job $JOB_A: checkpointed after preemption \(exit
   "the script's exit 75 / requeue line"
 expect_line "$LOG_A" "^nsl_dist job $JOB_A start 2 on " "the second start line"
 expect_line "$LOG_A" "resuming from" "'resuming from' of the second start"
-expect_line "$LOG_A" "Recall@K on the unseen test classes" "the Recall@K table"
+expect_line "$LOG_A" "Retrieval on the unseen test classes" "the retrieval table"
 expect_line "$LOG_A" "^nsl_dist job $JOB_A: finished with exit code 0\$" "'finished with exit code 0'"
 [ "$(grep -c "^nsl_dist job $JOB_A start " "$LOG_A")" -eq 2 ] || die "$LOG_A does not have exactly 2 start lines"
 grep -q 'requeue failed' "$LOG_A" && die "$LOG_A says the requeue failed"

@@ -38,7 +38,7 @@ sh_log "job $JOB: states $(sh_states "$JOB"); final JobState=$state ExitCode=$ex
 grep -q "^nsl_dist job $JOB start 1 on .*: 2 rank(s) x 1 thread(s)" "$LOG" ||
   die "no 'start 1 ... 2 rank(s) x 1 thread(s)' line in $LOG"
 [ "$(grep -c "^nsl_dist job $JOB start " "$LOG")" -eq 1 ] || die "more than one start line in $LOG"
-grep -q 'Recall@K on the unseen test classes' "$LOG" || die "no Recall@K table in $LOG"
+grep -q 'Retrieval on the unseen test classes' "$LOG" || die "no retrieval table in $LOG"
 grep -q "nsl_dist job $JOB: finished with exit code 0\$" "$LOG" || die "no 'finished with exit code 0' in $LOG"
 sh_check_epochs "$OUT/metrics.jsonl" "$EPOCHS"
 CKPT=$(sh_last_checkpoint "$OUT")

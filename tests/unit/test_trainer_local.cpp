@@ -49,7 +49,7 @@ BOOST_AUTO_TEST_CASE(loss_decreases_and_recall_improves) {
   // Below the loss of uniform predictions, log(6) + s m = 2.19, and well below the start.
   BOOST_TEST(history.back().loss < 0.7 * history.front().loss);
   BOOST_TEST(history.back().loss < std::log(6.0) + 0.4);
-  BOOST_TEST(history.back().recall.recall[0] > history.front().recall.recall[0]);
+  BOOST_TEST(history.back().retrieval.recall[0] > history.front().retrieval.recall[0]);
 }
 
 BOOST_AUTO_TEST_CASE(same_seed_same_run_bit_identical) {
@@ -207,7 +207,9 @@ BOOST_AUTO_TEST_CASE(resume_from_a_mid_epoch_checkpoint_is_bit_identical) {
   for (size_t e = 0; e < reference.second.size(); ++e) {
     BOOST_TEST(resumed.second[e].epoch == reference.second[e].epoch);
     BOOST_TEST(resumed.second[e].loss == reference.second[e].loss, "epoch " << e);
-    BOOST_TEST(resumed.second[e].recall.recall == reference.second[e].recall.recall);
+    BOOST_TEST(resumed.second[e].retrieval.recall == reference.second[e].retrieval.recall);
+    BOOST_TEST(resumed.second[e].retrieval.map_at_r == reference.second[e].retrieval.map_at_r);
+    BOOST_TEST(resumed.second[e].retrieval.nmi == reference.second[e].retrieval.nmi);
   }
 }
 

@@ -1,4 +1,4 @@
-#include "eval/retrieval_metrics.h"
+#include "eval/nmi.h"
 
 #include <algorithm>
 #include <cmath>
@@ -29,38 +29,6 @@ void check_inputs(const char* what, const torch::Tensor& unit, const torch::Tens
 torch::Tensor dense_labels(const torch::Tensor& labels) {
   const torch::Tensor cpu = labels.to(torch::kCPU, torch::kInt64);
   return std::get<1>(torch::_unique(cpu, /*sorted=*/true, /*return_inverse=*/true));
-}
-
-struct ChunkSums {
-  double ap = 0.0;
-  double rp = 0.0;
-};
-
-// Sums of the per-query AP@R and R-Precision over the queries [begin, end) with R >= 1.
-ChunkSums chunk_sums(const torch::Tensor& x, const torch::Tensor& labels, const torch::Tensor& r,
-                     int64_t begin, int64_t end) {
-  const torch::Tensor r_rows = r.slice(0, begin, end);
-  const int64_t r_max = r_rows.max().item<int64_t>();
-  if (r_max == 0) return {};
-  torch::Tensor sims = torch::matmul(x.slice(0, begin, end), x.t());
-  const auto self = torch::arange(begin, end, torch::kInt64).unsqueeze(1);
-  sims.scatter_(1, self, -std::numeric_limits<double>::infinity());
-  // A stable descending sort keeps equal similarities in increasing index order; self is last.
-  const torch::Tensor order =
-      std::get<1>(sims.sort(/*stable=*/true, /*dim=*/1, /*descending=*/true)).slice(1, 0, r_max);
-  const torch::Tensor rel = (labels.index_select(0, order.flatten()).view(order.sizes()) ==
-                             labels.slice(0, begin, end).unsqueeze(1))
-                                .to(torch::kFloat64);
-  const torch::Tensor hits = rel.cumsum(1);
-  const torch::Tensor rank = torch::arange(1, r_max + 1, torch::kFloat64).unsqueeze(0);
-  const torch::Tensor within = rank <= r_rows.unsqueeze(1).to(torch::kFloat64);
-  const torch::Tensor valid = r_rows > 0;
-  const torch::Tensor r_div = r_rows.clamp_min(1).to(torch::kFloat64);
-  const torch::Tensor ap = (hits / rank * rel * within).sum(1) / r_div;
-  const torch::Tensor rp =
-      hits.gather(1, (r_rows.clamp_min(1) - 1).unsqueeze(1)).squeeze(1) / r_div;
-  return {ap.masked_select(valid).sum().item<double>(),
-          rp.masked_select(valid).sum().item<double>()};
 }
 
 double entropy(const std::map<int64_t, int64_t>& counts, double n) {
@@ -157,29 +125,6 @@ torch::Tensor update_centres(const torch::Tensor& x, torch::Tensor& ids, torch::
 }
 
 }  // namespace
-
-MapAtRResult map_at_r(const torch::Tensor& unit, const torch::Tensor& labels, int64_t chunk) {
-  check_inputs("map_at_r", unit, labels);
-  if (chunk < 1) throw std::invalid_argument("map_at_r: chunk must be >= 1");
-  const int64_t n = unit.size(0);
-  MapAtRResult result;
-  if (n == 0) return result;
-  const torch::Tensor dense = dense_labels(labels);
-  const torch::Tensor r = torch::bincount(dense).index_select(0, dense) - 1;
-  result.lone_queries = (r == 0).sum().item<int64_t>();
-  result.queries = n - result.lone_queries;
-  if (result.queries == 0) return result;
-  const torch::Tensor x = unit.to(torch::kCPU);
-  ChunkSums total;
-  for (int64_t begin = 0; begin < n; begin += chunk) {
-    const ChunkSums s = chunk_sums(x, dense, r, begin, std::min(n, begin + chunk));
-    total.ap += s.ap;
-    total.rp += s.rp;
-  }
-  result.map_at_r = total.ap / static_cast<double>(result.queries);
-  result.r_precision = total.rp / static_cast<double>(result.queries);
-  return result;
-}
 
 double normalized_mutual_information(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
   if (a.size() != b.size()) {

@@ -1,0 +1,113 @@
+// nsl_dist eval: a checkpoint's retrieval metrics on its dataset's test split, with any number of
+// ranks (the evaluation code the trainer runs after every epoch).
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "data/manifest.h"
+#include "data/shard_batch_source.h"
+#include "eval/evaluate_model.h"
+#include "launch/checkpoint_model.h"
+#include "launch/commands.h"
+#include "launch/job_context.h"
+#include "launch/metrics_table.h"
+#include "launch/threads.h"
+
+namespace nsl {
+namespace {
+
+nlohmann::json metrics_json(const RetrievalMetrics& m, const CheckpointModel& model) {
+  nlohmann::json j;
+  j["checkpoint"] = model.dir.string();
+  j["epoch"] = model.info.value("epoch", int64_t{0});
+  j["step"] = model.info.value("step", int64_t{0});
+  j["config_hash"] = model.info.value("config_hash", "");
+  for (size_t i = 0; i < m.ks.size(); ++i) j["recall@" + std::to_string(m.ks[i])] = m.recall[i];
+  j["map@r"] = m.map_at_r;
+  j["r_precision"] = m.r_precision;
+  if (!std::isnan(m.nmi)) j["nmi"] = m.nmi;
+  j["queries"] = m.queries;
+  j["lone_queries"] = m.lone_queries;
+  j["gallery"] = m.gallery;
+  return j;
+}
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << j.dump(2) << "\n";
+    if (!out) throw Error(kExitRuntime, "cannot write '" + tmp + "' (--json): check the folder");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app, EvalArgs& args) {
+  CLI::App* cmd = app.add_subcommand(
+      "eval",
+      "Recall@K, MAP@R, R-Precision and NMI of a checkpoint (run under mpirun to split it)");
+  cmd->add_option("--checkpoint", args.checkpoint,
+                  "checkpoint folder, a run's checkpoints/ folder or a run folder (newest valid)")
+      ->required();
+  cmd->add_option("--data", args.data, "dataset folder (default: the checkpoint's data.path)");
+  cmd->add_option("--set", args.overrides,
+                  "override a key of the stored config: --set eval.nmi=false")
+      ->allow_extra_args(false);
+  cmd->add_option("--json", args.json, "also write the metrics as JSON to this file (rank 0)");
+}
+
+int run_eval(const EvalArgs& args, JobContext& job) {
+  std::vector<std::string> overrides = args.overrides;
+  if (!args.data.empty()) overrides.push_back("data.path=" + args.data);
+  std::vector<std::string> notes;
+  CheckpointModel model = load_checkpoint_model(args.checkpoint, overrides, torch::kCPU, &notes);
+  Config& config = model.config;
+  const Manifest manifest = read_manifest(config.data.path);
+  if (config.eval.recall_k.empty()) {
+    config.eval.recall_k = default_recall_k(manifest.source.value("dataset", ""));
+  }
+  Communicator& comm = job.start_communicator(config.dist.backend);
+  comm.set_timeout(config.dist.timeout_s);
+  apply_thread_settings(threads_per_rank(config.train.threads_per_rank, comm.local_size()));
+  model.net->to(comm.device());
+  // A checkpoint {epoch e, step 0} was taken at the end of epoch e - 1 (epoch 0: untrained).
+  const int64_t epoch = model.info.value("epoch", int64_t{0});
+  const int64_t step = model.info.value("step", int64_t{0});
+  const std::string label =
+      step > 0 ? "epoch " + std::to_string(epoch) + "." + std::to_string(step)
+               : (epoch <= 1 ? std::string("untrained") : "epoch " + std::to_string(epoch - 1));
+  if (comm.is_root()) {
+    for (const std::string& n : notes) std::printf("# %s\n", n.c_str());
+    std::printf("# nsl_dist eval: %s (%s, config %s) on %s split '%s', %d rank(s)\n",
+                model.dir.string().c_str(), label.c_str(),
+                model.info.value("config_hash", "?").c_str(), config.data.path.c_str(),
+                config.data.test_split.c_str(), comm.size());
+    std::fflush(stdout);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  ShardEvalSource test(config.data.path, config.data.test_split, comm.rank(), comm.size());
+  std::unique_ptr<ShardEvalSource> gallery;
+  if (!config.data.gallery_split.empty()) {
+    gallery = std::make_unique<ShardEvalSource>(config.data.path, config.data.gallery_split,
+                                                comm.rank(), comm.size());
+  }
+  const RetrievalMetrics m = evaluate_model(comm, model.net, test, gallery.get(), config);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (comm.is_root()) {
+    print_retrieval_table({{label, m}});
+    std::printf("evaluated in %.1f s\n", seconds);
+    if (!args.json.empty()) write_json(args.json, metrics_json(m, model));
+    std::fflush(stdout);
+  }
+  return kExitOk;
+}
+
+}  // namespace nsl
