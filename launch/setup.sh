@@ -49,6 +49,9 @@ JOBS=${NSL_JOBS:-$(nproc)}
 export CCACHE_DIR=${CCACHE_DIR:-${HOME:-/root}/.cache/ccache}
 # Relative paths in ccache's keys: clones in other folders reuse each other's objects.
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+# Every translation unit uses the precompiled header: without these, ccache refuses all of them
+# ("could not use precompiled header") and caches nothing.
+export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
 # shellcheck disable=SC2086
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${NSL_CMAKE_ARGS:-}
 if [ -n "${NSL_BUILD_TARGET:-}" ]; then
