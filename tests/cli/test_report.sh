@@ -102,7 +102,8 @@ if [ "$SW" -ne 1280 ] || [ "$SH" -ne 2000 ]; then die "screenshot is ${SW}x${SH}
 [ "$RED" -gt 500 ] || die "no red frames in the screenshot ($RED pixels)"
 
 # 3. The check can fail: a deleted thumbnail is reported as a broken image.
-VICTIM=$(find "$R/thumbs" -name '*.png' | sort | head -1)
+# sed, not head: head exits early, sort may then die of SIGPIPE and pipefail ends the script.
+VICTIM=$(find "$R/thumbs" -name '*.png' | sort | sed -n 1p)
 rm "$VICTIM"
 "${CHROME[@]}" --dump-dom "$URL" >"$W/dom2.html" 2>>"$W/chrome.log" ||
   die "chromium --dump-dom (broken image) failed"
@@ -117,7 +118,7 @@ OUT=$("$NSL" report --run "$W/empty-run" 2>&1)
 RC=$?
 set -e
 [ $RC -eq 3 ] || die "report on a folder without metrics.jsonl exited $RC, not 3: $OUT"
-echo "$OUT" | grep -q "has no metrics.jsonl: train first" || die "unhelpful message: $OUT"
+grep -q "has no metrics.jsonl: train first" <<<"$OUT" || die "unhelpful message: $OUT"
 
 # 5. No gnuplot on PATH -> exit 2 naming it; the existing report stays as it was.
 set +e
@@ -125,7 +126,7 @@ OUT=$(PATH=/nonexistent "$NSL" report --run "$W/run" 2>&1)
 RC=$?
 set -e
 [ $RC -eq 2 ] || die "report without gnuplot exited $RC, not 2: $OUT"
-echo "$OUT" | grep -q "gnuplot-nox" || die "the message does not say how to get gnuplot: $OUT"
+grep -q "gnuplot-nox" <<<"$OUT" || die "the message does not say how to get gnuplot: $OUT"
 [ -s "$R/index.html" ] || die "a failed report removed the previous one"
 
 echo "test_report: PASS in $(($(date +%s) - START)) s"
