@@ -1,7 +1,6 @@
 // nsl_dist eval: a checkpoint's retrieval metrics on its dataset's test split, with any number of
 // ranks (the evaluation code the trainer runs after every epoch).
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -27,13 +26,7 @@ nlohmann::json metrics_json(const RetrievalMetrics& m, const CheckpointModel& mo
   j["epoch"] = model.info.value("epoch", int64_t{0});
   j["step"] = model.info.value("step", int64_t{0});
   j["config_hash"] = model.info.value("config_hash", "");
-  for (size_t i = 0; i < m.ks.size(); ++i) j["recall@" + std::to_string(m.ks[i])] = m.recall[i];
-  j["map@r"] = m.map_at_r;
-  j["r_precision"] = m.r_precision;
-  if (!std::isnan(m.nmi)) j["nmi"] = m.nmi;
-  j["queries"] = m.queries;
-  j["lone_queries"] = m.lone_queries;
-  j["gallery"] = m.gallery;
+  add_retrieval_fields(j, m);
   return j;
 }
 

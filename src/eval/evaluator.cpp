@@ -1,6 +1,7 @@
 #include "eval/evaluator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -127,6 +128,16 @@ RetrievalMetrics evaluate_retrieval(Communicator& comm, const EvalSet& queries,
     m.nmi = nmi.cpu().item<double>();
   }
   return m;
+}
+
+void add_retrieval_fields(nlohmann::json& j, const RetrievalMetrics& m) {
+  for (size_t i = 0; i < m.ks.size(); ++i) j["recall@" + std::to_string(m.ks[i])] = m.recall[i];
+  j["map@r"] = m.map_at_r;
+  j["r_precision"] = m.r_precision;
+  if (!std::isnan(m.nmi)) j["nmi"] = m.nmi;
+  j["queries"] = m.queries;
+  j["lone_queries"] = m.lone_queries;
+  j["gallery"] = m.gallery;
 }
 
 EvalOptions eval_options(const Config& config) {

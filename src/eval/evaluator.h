@@ -8,6 +8,7 @@
 // gathered and summed in query order on every rank, so any world size gives the same numbers, bit
 // for bit. Memory per rank grows with chunk x gallery size, never N x N.
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <limits>
@@ -57,6 +58,10 @@ RetrievalMetrics evaluate_retrieval(const EvalSet& queries, const EvalSet* galle
 // sop 1,10,100,1000; inshop 1,10,20,30,40,50; anything else (cub200, cars196, omniglot, folders,
 // synthetic) 1,2,4,8.
 std::vector<int64_t> default_recall_k(const std::string& dataset);
+
+// Writes the metrics into j as metrics.jsonl and `nsl_dist eval --json` name them: recall@K,
+// map@r, r_precision, nmi (when computed), queries, lone_queries, gallery.
+void add_retrieval_fields(nlohmann::json& j, const RetrievalMetrics& m);
 
 // The options of config.eval (recall_k must have been resolved: not empty) and config.seed.
 EvalOptions eval_options(const Config& config);

@@ -47,17 +47,10 @@ nlohmann::json to_json(const EpochMetrics& m) {
   nlohmann::json j;
   j["epoch"] = m.epoch;
   j["loss"] = m.loss;
-  const RetrievalMetrics& r = m.retrieval;
-  for (size_t i = 0; i < r.ks.size(); ++i) j["recall@" + std::to_string(r.ks[i])] = r.recall[i];
-  j["map@r"] = r.map_at_r;
-  j["r_precision"] = r.r_precision;
-  if (!std::isnan(r.nmi)) j["nmi"] = r.nmi;
+  add_retrieval_fields(j, m.retrieval);
   j["images_per_s"] = m.images_per_s;
   j["seconds"] = m.seconds;
   j["steps"] = m.steps;
-  j["queries"] = r.queries;
-  j["lone_queries"] = r.lone_queries;
-  j["gallery"] = r.gallery;
   j["gs_groups"] = m.gs_groups;
   j["idle_batches"] = m.idle_batches;
   return j;

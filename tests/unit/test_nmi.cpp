@@ -10,22 +10,14 @@
 
 #include "common/error.h"
 #include "eval/nmi.h"
+#include "support/unit_vectors.h"
 
 namespace {
 
+using nsl::test::angles;
+using nsl::test::as_tensor;
+
 torch::Tensor unit_rows(torch::Tensor x) { return x / x.norm(2, 1, true); }
-
-torch::Tensor angles(const std::vector<double>& degrees) {
-  torch::Tensor out = torch::empty({static_cast<int64_t>(degrees.size()), 2}, torch::kFloat32);
-  for (size_t i = 0; i < degrees.size(); ++i) {
-    const double a = degrees[i] * M_PI / 180.0;
-    out[static_cast<int64_t>(i)][0] = std::cos(a);
-    out[static_cast<int64_t>(i)][1] = std::sin(a);
-  }
-  return out;
-}
-
-torch::Tensor as_tensor(const std::vector<int64_t>& y) { return torch::tensor(y, torch::kInt64); }
 
 }  // namespace
 

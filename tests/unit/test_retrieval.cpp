@@ -11,8 +11,12 @@
 #include "common/error.h"
 #include "eval/evaluator.h"
 #include "eval/nearest.h"
+#include "support/unit_vectors.h"
 
 namespace {
+
+using nsl::test::angles;
+using nsl::test::as_tensor;
 
 // Independent reference: for every query, a double-precision double loop over the gallery, the
 // gallery sorted by (-similarity, index), then the definitions of METHOD.md section 6 read off the
@@ -74,18 +78,6 @@ Naive naive(const torch::Tensor& q, const std::vector<int64_t>& qy, const torch:
   for (double& h : out.recall) h /= static_cast<double>(std::max<int64_t>(1, out.queries));
   out.map_at_r /= static_cast<double>(std::max<int64_t>(1, out.queries));
   out.r_precision /= static_cast<double>(std::max<int64_t>(1, out.queries));
-  return out;
-}
-
-torch::Tensor as_tensor(const std::vector<int64_t>& y) { return torch::tensor(y, torch::kInt64); }
-
-torch::Tensor angles(const std::vector<double>& degrees) {
-  torch::Tensor out = torch::empty({static_cast<int64_t>(degrees.size()), 2}, torch::kFloat32);
-  for (size_t i = 0; i < degrees.size(); ++i) {
-    const double a = degrees[i] * M_PI / 180.0;
-    out[static_cast<int64_t>(i)][0] = std::cos(a);
-    out[static_cast<int64_t>(i)][1] = std::sin(a);
-  }
   return out;
 }
 
