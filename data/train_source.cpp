@@ -10,6 +10,12 @@
 
 namespace nsl {
 
+EvalTransform eval_transform(const Config& c) {
+  EvalTransform t;
+  t.resize_ratio = c.data.eval_resize_ratio;
+  return t;
+}
+
 LoaderOptions loader_options(const Config& c) {
   LoaderOptions o;
   const int64_t threads =

@@ -10,6 +10,10 @@
 namespace nsl {
 
 struct LoaderOptions;
+struct EvalTransform;
+
+// data.eval_resize_ratio as the evaluation transform of ShardEvalSource (stored size kept).
+EvalTransform eval_transform(const Config& config);
 
 // The loader settings of data.loader_workers (0: train.threads_per_rank, else LibTorch's current
 // thread count), data.prefetch_batches, data.augment, data.crop_scale and data.flip.

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "data/manifest.h"
 #include "data/shard_batch_source.h"
+#include "data/train_source.h"
 #include "eval/evaluate_model.h"
 #include "launch/checkpoint_model.h"
 #include "launch/commands.h"
@@ -85,11 +86,13 @@ int run_eval(const EvalArgs& args, JobContext& job) {
     std::fflush(stdout);
   }
   const auto start = std::chrono::steady_clock::now();
-  ShardEvalSource test(config.data.path, config.data.test_split, comm.rank(), comm.size());
+  const EvalTransform transform = eval_transform(config);
+  ShardEvalSource test(config.data.path, config.data.test_split, comm.rank(), comm.size(),
+                       transform);
   std::unique_ptr<ShardEvalSource> gallery;
   if (!config.data.gallery_split.empty()) {
     gallery = std::make_unique<ShardEvalSource>(config.data.path, config.data.gallery_split,
-                                                comm.rank(), comm.size());
+                                                comm.rank(), comm.size(), transform);
   }
   const RetrievalMetrics m = evaluate_model(comm, model.net, test, gallery.get(), config);
   const double seconds =

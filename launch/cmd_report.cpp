@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "data/manifest.h"
 #include "data/shard_batch_source.h"
+#include "data/train_source.h"
 #include "eval/embed.h"
 #include "launch/checkpoint_model.h"
 #include "launch/commands.h"
@@ -133,7 +134,7 @@ int run_report(const ReportArgs& args) {
   ScratchFolder scratch(run / ("report.tmp-" + std::to_string(getpid())));
   page.plots = report::write_plots(page.metrics, scratch.path(), gnuplot);
 
-  ShardEvalSource test(config.data.path, config.data.test_split, 0, 1);
+  ShardEvalSource test(config.data.path, config.data.test_split, 0, 1, eval_transform(config));
   SplitEmbeddings e = embed_local(model.net, test, config.eval.batch_size);
   const torch::Tensor order = e.indices.argsort();
   const torch::Tensor unit = e.unit.index_select(0, order).contiguous();

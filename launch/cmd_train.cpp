@@ -128,11 +128,13 @@ int run_train(const TrainArgs& args, JobContext& job) {
 
   const std::unique_ptr<TrainBatchSource> train =
       make_train_source(config, comm.rank(), comm.size());
-  ShardEvalSource test(config.data.path, config.data.test_split, comm.rank(), comm.size());
+  const EvalTransform transform = eval_transform(config);
+  ShardEvalSource test(config.data.path, config.data.test_split, comm.rank(), comm.size(),
+                       transform);
   std::unique_ptr<ShardEvalSource> gallery;
   if (!config.data.gallery_split.empty()) {
     gallery = std::make_unique<ShardEvalSource>(config.data.path, config.data.gallery_split,
-                                                comm.rank(), comm.size());
+                                                comm.rank(), comm.size(), transform);
   }
 
   TrainerOptions options;
@@ -141,6 +143,10 @@ int run_train(const TrainArgs& args, JobContext& job) {
   options.resume = args.resume;
   options.stop_signal = &stop_signal;
   options.gallery = gallery.get();
+  options.open_train_samples = [&config, &comm, transform]() -> std::unique_ptr<EvalSource> {
+    return std::make_unique<ShardEvalSource>(config.data.path, config.data.train_split, comm.rank(),
+                                             comm.size(), transform);
+  };
   options.on_note = [](const std::string& text) {
     std::printf("# %s\n", text.c_str());
     std::fflush(stdout);

@@ -29,6 +29,7 @@ void visit_config(Visitor& root, Config& c) {
     s.field("augment", c.data.augment);
     s.field("crop_scale", c.data.crop_scale);
     s.field("flip", c.data.flip);
+    s.field("eval_resize_ratio", c.data.eval_resize_ratio);
     s.field("loader_workers", c.data.loader_workers);
     s.field("prefetch_batches", c.data.prefetch_batches);
   });
@@ -65,6 +66,7 @@ void visit_config(Visitor& root, Config& c) {
     s.field("proxy_nca_scale", c.loss.proxy_nca_scale);
     s.field("proxy_anchor_alpha", c.loss.proxy_anchor_alpha);
     s.field("proxy_anchor_delta", c.loss.proxy_anchor_delta);
+    s.field("center_init", c.loss.center_init);
   });
   root.section("train", [&](auto& s) {
     s.field("epochs", c.train.epochs);
@@ -72,6 +74,7 @@ void visit_config(Visitor& root, Config& c) {
     s.field("sampler", c.train.sampler);
     s.field("pk_images_per_class", c.train.pk_images_per_class);
     s.field("lr", c.train.lr);
+    s.field("lr_schedule", c.train.lr_schedule);
     s.field("center_lr_mult", c.train.center_lr_mult);
     s.field("weight_decay", c.train.weight_decay);
     s.field("beta1", c.train.beta1);
@@ -195,6 +198,9 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 
 void validate_config(const Config& c) {
   require(!c.data.path.empty(), "data.path", "missing: the dataset folder (with manifest.json)");
+  require(c.data.eval_resize_ratio >= 1.0 && c.data.eval_resize_ratio <= 4.0,
+          "data.eval_resize_ratio",
+          "must be in [1, 4] (1: evaluate the stored images as they are)");
   require(c.data.crop_scale.size() == 2 && c.data.crop_scale[0] > 0.0 &&
               c.data.crop_scale[0] <= c.data.crop_scale[1] && c.data.crop_scale[1] <= 1.0,
           "data.crop_scale", "must be [min, max] with 0 < min <= max <= 1");
@@ -224,6 +230,8 @@ void validate_config(const Config& c) {
                  {"dgcrl", "normalized_softmax", "triplet", "contrastive", "multi_similarity",
                   "proxy_nca", "proxy_anchor"});
   require_choice(c.loss.ranking, "loss.ranking", {"softmax", "hinge"});
+  require_choice(c.loss.center_init, "loss.center_init", {"random", "class_mean"});
+  require_choice(c.train.lr_schedule, "train.lr_schedule", {"constant", "cosine"});
   require(c.loss.margin >= 0.0 && c.loss.margin < 2.0, "loss.margin", "must be in [0, 2)");
   require_choice(c.loss.decorrelation.mode, "loss.decorrelation.mode",
                  {"epoch_gs", "iter_gs", "inner_product", "none"});

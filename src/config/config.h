@@ -18,8 +18,11 @@ struct DataConfig {
   bool augment = false;                         // random resized crop (+ flip), train only
   std::vector<double> crop_scale = {0.5, 1.0};  // crop area / image area, [min, max]
   bool flip = true;                             // horizontal flip, p = 0.5 (with augment)
-  int64_t loader_workers = 0;                   // decode threads per rank; 0: threads per rank
-  int64_t prefetch_batches = 4;                 // batches read ahead of the trainer
+  // Evaluation images (stored S x S): resized to round(S * ratio), then the central S x S
+  // (torchvision's Resize(256) + CenterCrop(224) is 256 / 224); 1: used as stored.
+  double eval_resize_ratio = 1.0;
+  int64_t loader_workers = 0;    // decode threads per rank; 0: threads per rank
+  int64_t prefetch_batches = 4;  // batches read ahead of the trainer
 };
 
 struct ModelConfig {
@@ -59,6 +62,9 @@ struct LossConfig {
   double proxy_nca_scale = 3.0;
   double proxy_anchor_alpha = 32.0;
   double proxy_anchor_delta = 0.1;
+  // Losses with centers or proxies: "random" (unit Gaussian rows) or "class_mean" (each center the
+  // normalised mean of its class's training embeddings under the untrained network: "imprinting").
+  std::string center_init = "random";
 };
 
 struct TrainConfig {
@@ -67,6 +73,7 @@ struct TrainConfig {
   std::string sampler = "uniform";  // uniform | pk (P = batch_size / K classes x K images)
   int64_t pk_images_per_class = 4;  // K of the pk sampler
   double lr = 1e-3;
+  std::string lr_schedule = "constant";  // constant | cosine (to 0 at the last step)
   double center_lr_mult = 10.0;
   double weight_decay = 1e-4;
   double beta1 = 0.9;

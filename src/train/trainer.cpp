@@ -16,6 +16,8 @@
 #include "eval/evaluate_model.h"
 #include "loss/decorrelation.h"
 #include "loss/gram_schmidt.h"
+#include "optim/lr_schedule.h"
+#include "train/center_imprint.h"
 #include "train/checkpoint_store.h"
 #include "train/metrics_log.h"
 #include "train/progress.h"
@@ -134,6 +136,11 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
                     std::to_string(train_.global_batch_size()) +
                     " images: lower train.batch_size or add data");
   }
+  if (imprints_centers() && !options_.open_train_samples) {
+    throw ConfigError(
+        "loss.center_init: class_mean needs the training split's samples "
+        "(TrainerOptions::open_train_samples)");
+  }
   if (loss_->uses_epoch_gs()) {
     // Fails early, before any training, when C > d without block-wise mode. Only the grouping is
     // needed for that check, not a Gram-Schmidt pass over the centers.
@@ -233,6 +240,10 @@ Trainer::StepResult Trainer::step(bool with_grad, bool save_due) {
   }
   scalar_work->wait();
   if (with_grad) {
+    AdamWOptions o = optimizer_.options();
+    o.lr = scheduled_lr(config_.train.lr_schedule, config_.train.lr, global_step_,
+                        config_.train.epochs * steps_per_epoch_);
+    optimizer_.set_options(o);
     optimizer_.step();
     ++global_step_;
   }
@@ -289,6 +300,23 @@ int64_t Trainer::decorrelate(int64_t epoch) {
 
 RetrievalMetrics Trainer::evaluate() {
   return evaluate_model(comm_, net_, test_, options_.gallery, config_);
+}
+
+bool Trainer::imprints_centers() const {
+  return loss_->has_centers() && config_.loss.center_init == "class_mean";
+}
+
+void Trainer::imprint_centers() {
+  if (!imprints_centers()) return;
+  const auto start = Clock::now();
+  const std::unique_ptr<EvalSource> samples = options_.open_train_samples();
+  const SplitEmbeddings all =
+      gather_embeddings(comm_, embed_local(net_, *samples, config_.eval.batch_size));
+  torch::NoGradGuard no_grad;
+  torch::Tensor& centers = loss_->centers();
+  centers.copy_(class_mean_centers(all, centers.cpu()));
+  note("centers initialised as the class means of " + std::to_string(all.unit.size(0)) +
+       " training images (" + std::to_string(std::llround(seconds_since(start))) + " s)");
 }
 
 void Trainer::begin_epoch(int64_t epoch, int64_t first_step) {
@@ -507,6 +535,7 @@ std::vector<EpochMetrics> Trainer::run() {
   if (comm_.is_root() && !options_.out_dir.empty()) {
     log = std::make_unique<MetricsLog>(options_.out_dir + "/metrics.jsonl", /*append=*/true);
   }
+  if (start.epoch == 0) imprint_centers();
   for (int64_t epoch = start.epoch; epoch <= config_.train.epochs; ++epoch) {
     const TrainingProgress from =
         epoch == start.epoch ? start : TrainingProgress{epoch, 0, global_step_, 0.0, 0};

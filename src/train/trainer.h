@@ -53,6 +53,10 @@ struct TrainerOptions {
   std::function<void(const EpochMetrics&)> on_epoch;  // every rank, after each epoch
   std::function<void(const std::string&)> on_note;    // rank 0: resume and checkpoint notes
   EvalSource* gallery = nullptr;  // data.gallery_split's samples (In-Shop); null: none
+  // Opens this rank's part of the training split read like an evaluation split (no sampling, no
+  // augmentation): needed for loss.center_init: class_mean with a loss that has centers. Called
+  // once, before epoch 0 of a fresh run; the source is released right after.
+  std::function<std::unique_ptr<EvalSource>()> open_train_samples;
 };
 
 class Trainer {
@@ -74,6 +78,11 @@ class Trainer {
   // Embeds the test (and gallery) split on every rank and evaluates; config.eval.recall_k must be
   // resolved (not empty).
   RetrievalMetrics evaluate();
+  // loss.center_init: class_mean: sets the centers to the class means of the training split's
+  // embeddings (TrainerOptions::open_train_samples) under the current network; the same on every
+  // rank.
+  // run() calls it once, before epoch 0 of a fresh run.
+  void imprint_centers();
   // Throws DistributedError unless the network and the centers are bit-identical on every rank.
   void check_replicas();
   // Steps every rank will take per epoch (the minimum over ranks, capped by the config).
@@ -108,6 +117,7 @@ class Trainer {
   bool stop_requested() const;
   bool agree_on_stop();
   void save(const TrainingProgress& progress, const std::string& reason);
+  bool imprints_centers() const;
   [[noreturn]] void stop_preempted(const TrainingProgress& progress);
   TrainingProgress restore();
   void broadcast_parameters();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # DGCRL ablations on Omniglot (issue 8): configs/omniglot_dgcrl.yaml with one setting changed at a
-# time (decorrelation mode, scale s, margin m, ranking), same seed, data and schedule, under
+# time (decorrelation mode, scale s, margin m, ranking, center init, center lr), same seed, data and schedule, under
 # `mpirun -np 2`; prints one table (tests/bench/compare_table.cpp; its "epochs to ...'s best R@1"
 # columns are against the unchanged config, "default").
 #   tests/bench/ablate.sh [--out DIR] [--seed 1] [--only "name ..."] [-- TRAIN_ARGS...]
@@ -37,6 +37,10 @@ VARIANTS=(
   "m0.2|loss.margin=0.2"
   "softmax|loss.ranking=softmax"
   "hinge|loss.ranking=hinge"
+  "random_init|loss.center_init=random"
+  "class_mean_init|loss.center_init=class_mean"
+  "center_lr_x1|train.center_lr_mult=1"
+  "center_lr_x10|train.center_lr_mult=10"
 )
 [ -x build/nsl_dist ] && [ -x build/compare_table ] ||
   { echo "ablate.sh: build/nsl_dist or build/compare_table missing: run launch/setup.sh" >&2; exit 2; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Loss comparison on Omniglot (issue 8): trains each loss's configs/omniglot_<loss>.yaml with the
 # same seed, data, model and schedule under `mpirun -np 2`, evaluating after every epoch, then
-# prints one table (tests/bench/compare_table.cpp) and draws Recall@1 against training time.
+# prints one table (tests/bench/compare_table.cpp) and draws Recall@1 against training time
+# (the first seed's runs).
 #   tests/bench/compare.sh [--out DIR] [--seeds "1 2 3"] [--losses "dgcrl triplet ..."]
 #                          [--reference triplet] [-- TRAIN_ARGS...]
 # TRAIN_ARGS are added to every run (e.g. --set train.epochs=4). A run whose folder already holds
@@ -63,19 +64,23 @@ done
 
 build/compare_table --reference "$REFERENCE" --plot "$OUT/recall_vs_time.dat" "${pairs[@]}" |
   tee "$OUT/table.md"
-names=()
-for p in "${pairs[@]}"; do names+=("${p%%=*}-s$(basename "${p#*=}" | sed 's/.*-s//')"); done
+# The plot shows the first seed's runs, one line per loss. compare_table writes one data block per
+# run, grouped by loss in the order of LOSSES, seeds in the order of SEEDS within each.
+read -r -a loss_list <<< "$LOSSES"
+read -r -a seed_list <<< "$SEEDS"
+first_seed=${seed_list[0]}
 {
-  echo "set terminal pngcairo size 900,600"
+  echo "set terminal pngcairo size 900,600 noenhanced"
   echo "set output '$OUT/recall_vs_time.png'"
+  echo "set title 'Omniglot, unseen classes, seed $first_seed'"
   echo "set xlabel 'training time (s, evaluation excluded)'"
   echo "set ylabel 'Recall@1 on the unseen classes (%)'"
   echo "set key right bottom"
   echo "set grid"
   printf "plot "
-  for i in "${!names[@]}"; do
-    printf "'%s' index %d using 2:3 with linespoints title '%s'" "$OUT/recall_vs_time.dat" "$i" "${names[$i]}"
-    [ "$i" -lt $((${#names[@]} - 1)) ] && printf ", "
+  for i in "${!loss_list[@]}"; do
+    printf "'%s' index %d using 2:3 with linespoints title '%s'" "$OUT/recall_vs_time.dat" "$((i * ${#seed_list[@]}))" "${loss_list[$i]}"
+    [ "$i" -lt $((${#loss_list[@]} - 1)) ] && printf ", "
   done
   echo
 } > "$OUT/recall_vs_time.gp"

@@ -135,3 +135,33 @@ BOOST_AUTO_TEST_CASE(batch_losses_match_one_process) {
   world().barrier();
   if (world().rank() == 0) std::filesystem::remove_all(data);
 }
+
+// loss.center_init: class_mean: the imprinted centers are the same bits for one process and for
+// every rank of the job (each rank embeds its shards; the rows are gathered and summed in index
+// order), and they are the normalised class means of the training split.
+BOOST_AUTO_TEST_CASE(imprinted_centers_identical_for_any_world_size) {
+  const std::string data = shared_dataset();
+  nsl::Config cfg = config_for(data);
+  cfg.loss.center_init = "class_mean";
+  auto imprint = [&](nsl::Communicator& comm) {
+    const auto source = nsl::make_train_source(cfg, comm.rank(), comm.size());
+    nsl::ShardEvalSource test(cfg.data.path, "test", comm.rank(), comm.size());
+    nsl::TrainerOptions opts;
+    opts.show_progress = false;
+    opts.open_train_samples = [&] {
+      return std::make_unique<nsl::ShardEvalSource>(cfg.data.path, "train", comm.rank(),
+                                                    comm.size());
+    };
+    nsl::Trainer trainer(cfg, comm, *source, test, 1, opts);
+    trainer.imprint_centers();
+    return trainer.loss()->centers().detach().clone();
+  };
+  nsl::LocalCommunicator single;
+  const torch::Tensor one = imprint(single);
+  const torch::Tensor two = imprint(world());
+  BOOST_TEST(torch::equal(one, two), "rank " << world().rank());
+  // Unit rows (classes without a sample would keep their random row; here every class has some).
+  BOOST_TEST(torch::allclose(one.norm(2, 1), torch::ones({one.size(0)}), 1e-5, 1e-5));
+  world().barrier();
+  if (world().rank() == 0) std::filesystem::remove_all(data);
+}

@@ -161,11 +161,15 @@ std::vector<torch::Tensor> weights(nsl::Trainer& t) {
 
 // Resuming from a mid-epoch checkpoint continues bit-identically: the same weights, optimizer
 // state and metrics as the uninterrupted run.
+// With the cosine schedule and imprinted centers: the resumed run must neither restart the
+// schedule nor imprint the centers again.
 BOOST_AUTO_TEST_CASE(resume_from_a_mid_epoch_checkpoint_is_bit_identical) {
   const auto cfg =
       nsl::parse_config(nsl::to_yaml(small_config()),
-                        {"train.epochs=3", "checkpoint.every_steps=3", "checkpoint.keep=20"});
+                        {"train.epochs=3", "checkpoint.every_steps=3", "checkpoint.keep=20",
+                         "train.lr_schedule=cosine", "loss.center_init=class_mean"});
   nsl::LocalCommunicator comm;
+  std::vector<double> last_lr;
   auto run = [&](const std::string& out, const std::string& resume) {
     nsl::test::MemoryTrainSource train(nsl::test::make_pattern_data(4, 8, 6), 4, 8);
     nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(4, 4, 7));
@@ -173,8 +177,12 @@ BOOST_AUTO_TEST_CASE(resume_from_a_mid_epoch_checkpoint_is_bit_identical) {
     opts.show_progress = false;
     opts.out_dir = out;
     opts.resume = resume;
+    opts.open_train_samples = [] {
+      return std::make_unique<nsl::test::MemoryEvalSource>(nsl::test::make_pattern_data(4, 8, 6));
+    };
     auto trainer = std::make_unique<nsl::Trainer>(cfg, comm, train, test, 1, opts);
     auto history = trainer->run();
+    last_lr.push_back(trainer->optimizer().options().lr);
     return std::make_pair(weights(*trainer), history);
   };
   nsl::test::ScratchDir full("resume_full");
@@ -211,6 +219,9 @@ BOOST_AUTO_TEST_CASE(resume_from_a_mid_epoch_checkpoint_is_bit_identical) {
     BOOST_TEST(resumed.second[e].retrieval.map_at_r == reference.second[e].retrieval.map_at_r);
     BOOST_TEST(resumed.second[e].retrieval.nmi == reference.second[e].retrieval.nmi);
   }
+  // 3 epochs x 4 steps: the last step (index 11) ran at lr (1 + cos(11 pi / 12)) / 2.
+  const double want = 0.01 * 0.5 * (1.0 + std::cos(M_PI * 11.0 / 12.0));
+  BOOST_TEST(last_lr == std::vector<double>({want, want}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(every_loss_and_decorrelation_mode_trains) {
@@ -307,4 +318,58 @@ BOOST_AUTO_TEST_CASE(fresh_run_over_earlier_checkpoints_is_refused) {
   const auto again = run("auto");  // complete already: the history comes from metrics.jsonl
   BOOST_TEST(again.size() == 3u);
   BOOST_TEST(again.back().epoch == 2);
+}
+
+// loss.center_init: class_mean. Reference: each class's embeddings from a separate forward pass of
+// the untrained network, summed one by one in double precision and normalised.
+BOOST_AUTO_TEST_CASE(class_mean_init_sets_each_center_to_its_class_mean) {
+  nsl::Config c = small_config();
+  c.loss.center_init = "class_mean";
+  const auto data = nsl::test::make_pattern_data(5, 6, 4);
+  nsl::LocalCommunicator comm;
+  nsl::test::MemoryTrainSource train(data, 6, 10);  // class 5 has no sample: it keeps its row
+  nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(5, 3, 5));
+  nsl::TrainerOptions opts;
+  opts.show_progress = false;
+  {
+    nsl::TrainerOptions missing = opts;
+    BOOST_CHECK_THROW(nsl::Trainer(c, comm, train, test, 1, missing), nsl::ConfigError);
+  }
+  opts.open_train_samples = [&data] { return std::make_unique<nsl::test::MemoryEvalSource>(data); };
+  nsl::Trainer trainer(c, comm, train, test, 1, opts);
+  const torch::Tensor before = trainer.loss()->centers().detach().clone();
+  torch::Tensor unit;
+  {
+    torch::NoGradGuard no_grad;
+    trainer.net()->eval();
+    unit = trainer.net()->forward(data.images).unit.to(torch::kFloat64);
+    trainer.net()->train();
+  }
+  trainer.imprint_centers();
+  const torch::Tensor after = trainer.loss()->centers().detach();
+  for (int64_t k = 0; k < 5; ++k) {
+    std::vector<double> sum(8, 0.0);
+    for (int64_t i = 0; i < data.labels.size(0); ++i) {
+      if (data.labels[i].item<int64_t>() != k) continue;
+      for (int64_t j = 0; j < 8; ++j) sum[j] += unit[i][j].item<double>();
+    }
+    double norm = 0.0;
+    for (double v : sum) norm += v * v;
+    norm = std::sqrt(norm);
+    for (int64_t j = 0; j < 8; ++j)
+      BOOST_TEST(after[k][j].item<double>() == sum[j] / norm, boost::test_tools::tolerance(1e-6));
+  }
+  BOOST_TEST(torch::equal(after[5], before[5]));
+  // Imprinted centers start training well below the loss of random ones on these classes.
+  nsl::Config r = c;
+  r.loss.center_init = "random";
+  nsl::Trainer random_trainer(r, comm, train, test, 1, opts);
+  trainer.begin_epoch(1);
+  random_trainer.begin_epoch(1);
+  BOOST_TEST(trainer.train_step() < random_trainer.train_step());
+}
+
+BOOST_AUTO_TEST_CASE(unknown_center_init_is_a_config_error) {
+  BOOST_CHECK_THROW(nsl::parse_config("data: {path: x}\nloss: {center_init: means}\n"),
+                    nsl::ConfigError);
 }
