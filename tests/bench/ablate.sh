@@ -7,6 +7,7 @@
 # A variant whose folder already holds its last epoch is not repeated.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/bench/bench_runs.sh
 OUT=runs/ablate
 SEED=1
 ONLY=""
@@ -47,8 +48,6 @@ VARIANTS=(
 mkdir -p "$OUT"
 echo "# ablate: $CONFIG, seed $SEED, $(nproc) cores, $(hostname), $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "# extra train arguments: ${EXTRA[*]:-(none)}"
-want=$(build/nsl_dist train --config "$CONFIG" "${EXTRA[@]}" --dry-run 2>/dev/null |
-       sed -n 's/^  epochs: \([0-9]*\)$/\1/p' | head -1)
 pairs=()
 declare -A seen
 for v in "${VARIANTS[@]}"; do
@@ -67,14 +66,6 @@ for v in "${VARIANTS[@]}"; do
   run="$OUT/$name-s$SEED"
   seen[$key]=$run
   pairs+=("$name=$run")
-  if [ -f "$run/metrics.jsonl" ] && grep -q "\"epoch\":$want," "$run/metrics.jsonl"; then
-    echo "# $run: done earlier"
-    continue
-  fi
-  start=$(date +%s)
-  launch/run_local.sh 2 train --config "$CONFIG" "${sets[@]}" --set seed="$SEED" "${EXTRA[@]}" \
-    --out "$run" --resume auto --quiet > "$run.log" 2>&1 ||
-    { echo "ablate.sh: $run failed (exit $?): see $run.log" >&2; exit 1; }
-  echo "# $run: $(( $(date +%s) - start )) s wall"
+  bench_train "$run" --config "$CONFIG" "${sets[@]}" --set seed="$SEED" "${EXTRA[@]}"
 done
 build/compare_table --reference default "${pairs[@]}" | tee "$OUT/table.md"

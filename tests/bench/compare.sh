@@ -10,6 +10,7 @@
 # build/nsl_dist and build/compare_table (launch/setup.sh builds both), and gnuplot.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/bench/bench_runs.sh
 OUT=runs/compare
 SEEDS="1"
 LOSSES="dgcrl triplet normalized_softmax multi_similarity proxy_anchor proxy_nca contrastive"
@@ -38,10 +39,6 @@ mkdir -p "$OUT"
 echo "# compare: losses [$LOSSES], seeds [$SEEDS], $(nproc) cores, $(hostname), $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "# extra train arguments: ${EXTRA[*]:-(none)}"
 
-# The last epoch a finished run must have in metrics.jsonl.
-last_epoch() { build/nsl_dist train --config "$1" "${EXTRA[@]}" --dry-run 2>/dev/null |
-               sed -n 's/^  epochs: \([0-9]*\)$/\1/p' | head -1; }
-
 pairs=()
 for seed in $SEEDS; do
   for loss in $LOSSES; do
@@ -49,16 +46,7 @@ for seed in $SEEDS; do
     [ -f "$config" ] || { echo "compare.sh: no $config" >&2; exit 2; }
     run="$OUT/$loss-s$seed"
     pairs+=("$loss=$run")
-    want=$(last_epoch "$config")
-    if [ -f "$run/metrics.jsonl" ] && grep -q "\"epoch\":$want," "$run/metrics.jsonl"; then
-      echo "# $run: done earlier"
-      continue
-    fi
-    start=$(date +%s)
-    launch/run_local.sh 2 train --config "$config" --set seed="$seed" "${EXTRA[@]}" --out "$run" \
-      --resume auto --quiet > "$run.log" 2>&1 ||
-      { echo "compare.sh: $run failed (exit $?): see $run.log" >&2; exit 1; }
-    echo "# $run: $(( $(date +%s) - start )) s wall, $(grep -c . "$run/metrics.jsonl") epoch lines"
+    bench_train "$run" --config "$config" --set seed="$seed" "${EXTRA[@]}"
   done
 done
 

@@ -1,0 +1,19 @@
+# Sourced by tests/bench/compare.sh and ablate.sh (run from the repository root).
+# bench_train RUN_DIR TRAIN_ARGS...: trains RUN_DIR with `nsl_dist train TRAIN_ARGS` under
+# `mpirun -np 2` (log: RUN_DIR.log) unless its metrics.jsonl already holds the config's last epoch;
+# an interrupted run continues with --resume auto. Exits the script when the run fails.
+bench_train() {
+  local run=$1
+  shift
+  local want start
+  want=$(build/nsl_dist train "$@" --dry-run 2>/dev/null |
+         sed -n 's/^  epochs: \([0-9]*\)$/\1/p;T;q')
+  if [ -f "$run/metrics.jsonl" ] && grep -q "\"epoch\":$want," "$run/metrics.jsonl"; then
+    echo "# $run: done earlier"
+    return 0
+  fi
+  start=$(date +%s)
+  launch/run_local.sh 2 train "$@" --out "$run" --resume auto --quiet > "$run.log" 2>&1 ||
+    { echo "$(basename "$0"): $run failed (exit $?): see $run.log" >&2; exit 1; }
+  echo "# $run: $(( $(date +%s) - start )) s wall, $(grep -c . "$run/metrics.jsonl") epoch lines"
+}
