@@ -43,11 +43,35 @@ void silence_errors() {
 }
 
 namespace {
+
+herr_t keep_innermost(unsigned n, const H5E_error2_t* error, void* out) {
+  if (n == 0 && error->desc != nullptr) *static_cast<std::string*>(out) = error->desc;
+  return 0;
+}
+
+// The innermost entry of this thread's HDF5 error stack: the cause ("Input/output error" when the
+// disk failed, "truncated file" ...). For an operating-system error only its message is kept.
+std::string hdf5_cause() {
+  std::string desc;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, &desc);
+  H5Eclear2(H5E_DEFAULT);
+  const std::string os_tag = "error message = '";
+  const size_t at = desc.find(os_tag);
+  if (at != std::string::npos) {
+    const size_t begin = at + os_tag.size();
+    return desc.substr(begin, desc.find('\'', begin) - begin);
+  }
+  return desc.size() > 200 ? desc.substr(0, 200) + "..." : desc;
+}
+
 [[noreturn]] void fail(const std::string& what, const std::string& file) {
-  throw DataError("HDF5: " + what + " failed for '" + file +
-                  "'; check that the file exists, is readable and is a complete nsl_dist shard "
+  const std::string cause = hdf5_cause();
+  throw DataError("HDF5: " + what + " failed for '" + file + "'" +
+                  (cause.empty() ? std::string() : " (" + cause + ")") +
+                  "; check that the file exists, is readable and is a complete nsl_dist shard "
                   "(re-run the converter if it was truncated)");
 }
+
 }  // namespace
 
 Handle check(hid_t id, Kind kind, const std::string& what, const std::string& file) {

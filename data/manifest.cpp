@@ -2,7 +2,9 @@
 
 #include <filesystem>
 #include <fstream>
-#include <numeric>
+#include <limits>
+#include <optional>
+#include <sstream>
 
 #include "common/error.h"
 #include "data/checksum.h"
@@ -28,11 +30,19 @@ const json& child(const json& j, const std::string& key, const std::string& path
   return *it;
 }
 
+// An integer that fits int64_t: get<int64_t>() of a float out of range is undefined behaviour, and
+// of an unsigned value beyond INT64_MAX a silent wrap. (Parsed non-negative integers are unsigned,
+// those set from int64_t signed.)
+bool is_int64(const json& v) {
+  return v.is_number_integer() &&
+         (!v.is_number_unsigned() ||
+          v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
+}
+
 int64_t get_int(const json& j, const std::string& key, const std::string& path,
                 const std::string& where) {
   const json& v = child(j, key, path, where);
-  if (!v.is_number_integer())
-    bad(where, path.empty() ? key : path + "." + key, "is not an integer");
+  if (!is_int64(v)) bad(where, path.empty() ? key : path + "." + key, "is not an integer");
   return v.get<int64_t>();
 }
 
@@ -60,6 +70,21 @@ bool is_hex16(const std::string& s) {
   for (char c : s)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   return true;
+}
+
+// The sum of non-negative counts; nullopt when it overflows int64 (it then matches no count).
+std::optional<int64_t> sum_counts(const std::vector<int64_t>& counts) {
+  int64_t sum = 0;
+  for (int64_t c : counts) {
+    if (c > std::numeric_limits<int64_t>::max() - sum) return std::nullopt;
+    sum += c;
+  }
+  return sum;
+}
+
+std::string sum_text(const std::optional<int64_t>& sum) {
+  return sum ? std::to_string(*sum)
+             : "more than " + std::to_string(std::numeric_limits<int64_t>::max());
 }
 
 }  // namespace
@@ -123,7 +148,7 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
     }
     const json& hist = get_array(js, "class_histogram", p, where);
     for (size_t i = 0; i < hist.size(); ++i) {
-      if (!hist[i].is_number_integer() || hist[i].get<int64_t>() < 0)
+      if (!is_int64(hist[i]) || hist[i].get<int64_t>() < 0)
         bad(where, p + ".class_histogram[" + std::to_string(i) + "]",
             "is not a non-negative integer");
       s.class_histogram.push_back(hist[i].get<int64_t>());
@@ -151,14 +176,14 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
       bad(where, p + ".class_histogram",
           "has " + std::to_string(s.class_histogram.size()) + " entries but num_classes is " +
               std::to_string(s.num_classes));
-    const int64_t hist_sum =
-        std::accumulate(s.class_histogram.begin(), s.class_histogram.end(), int64_t{0});
-    int64_t shard_sum = 0;
-    for (const auto& sh : s.shards) shard_sum += sh.count;
+    std::vector<int64_t> shard_counts;
+    for (const auto& sh : s.shards) shard_counts.push_back(sh.count);
+    const auto hist_sum = sum_counts(s.class_histogram);
+    const auto shard_sum = sum_counts(shard_counts);
     if (hist_sum != s.num_images || shard_sum != s.num_images)
       bad(where, p + ".num_images",
           "is " + std::to_string(s.num_images) + " but the class histogram sums to " +
-              std::to_string(hist_sum) + " and the shard counts to " + std::to_string(shard_sum));
+              sum_text(hist_sum) + " and the shard counts to " + sum_text(shard_sum));
     m.splits.emplace(name, std::move(s));
   }
   if (j.contains("source")) m.source = j["source"];
@@ -174,20 +199,26 @@ void write_manifest(const std::string& dir, const Manifest& m) {
   if (!out) throw DataError("cannot write dataset manifest '" + path.string() + "' (disk full?)");
 }
 
+Manifest parse_manifest(const std::string& text, const std::string& where) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw DataError("dataset manifest '" + where + "' is not valid JSON (" + e.what() +
+                    "); re-run the converter (nsl_dist prep) to rewrite the dataset");
+  }
+  return manifest_from_json(j, where);
+}
+
 Manifest read_manifest(const std::string& dir) {
   const fs::path path = fs::path(dir) / kManifestFile;
   std::ifstream in(path);
   if (!in)
     throw DataError("dataset manifest '" + path.string() + "' not found: '" + dir +
                     "' is not a converted dataset; run the converter (nsl_dist prep) first");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    throw DataError("dataset manifest '" + path.string() + "' is not valid JSON (" + e.what() +
-                    "); re-run the converter (nsl_dist prep) to rewrite the dataset");
-  }
-  return manifest_from_json(j, path.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_manifest(text.str(), path.string());
 }
 
 const Manifest::Split& manifest_split(const Manifest& m, const std::string& name,

@@ -42,6 +42,9 @@ Manifest manifest_from_json(const nlohmann::json& j, const std::string& where);
 
 // Writes dir/manifest.json (pretty-printed). Throws DataError if it cannot be written.
 void write_manifest(const std::string& dir, const Manifest& m);
+// Parses and validates the JSON text of a manifest; `where` names it in errors. DataError for
+// invalid JSON and, like manifest_from_json, for a missing or bad key.
+Manifest parse_manifest(const std::string& text, const std::string& where);
 // Reads and validates dir/manifest.json. Throws DataError naming the file and the missing or bad
 // key (e.g. "splits.train.shards[2].checksum").
 Manifest read_manifest(const std::string& dir);

@@ -36,7 +36,7 @@ CheckpointModel load_checkpoint_model(const std::string& path,
   m.info = CheckpointStore::verify(m.dir).info;
   const std::string where = (m.dir / "manifest.json").string();
   if (!m.info.contains("config") || !m.info["config"].is_string() ||
-      !m.info.contains("in_channels")) {
+      !m.info.contains("in_channels") || !m.info["in_channels"].is_number_integer()) {
     throw DataError("checkpoint '" + where +
                     "' does not record the run's config: it was not written by nsl_dist train");
   }

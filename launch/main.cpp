@@ -60,8 +60,9 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("report")) return nsl::run_report(report_args);
     if (app.got_subcommand("embed")) return nsl::run_embed(embed, job);
     if (app.got_subcommand("query")) return nsl::run_query(query);
-  } catch (const nsl::Preempted& e) {
-    // Every rank got here together, after the checkpoint: a clean exit, not an abort.
+  } catch (const nsl::StoppedTogether& e) {
+    // Every rank got here together (after the checkpoint, when preempted): a clean exit, not an
+    // abort.
     nsl::Communicator* comm = job.comm();
     if (comm == nullptr || comm->is_root()) {
       std::fprintf(stderr, "nsl_dist: %s\n", e.what());

@@ -39,11 +39,19 @@ class DistributedError : public Error {
   explicit DistributedError(const std::string& what) : Error(kExitDistributed, what) {}
 };
 
+// Every rank met the same condition at the same point (a diverged loss, say, which every rank
+// sees in the all-reduced value) and throws this together: main() prints the message once (rank
+// 0) and returns the code on every rank without MPI_Abort, which would kill the ranks mid-message.
+class StoppedTogether : public Error {
+ public:
+  StoppedTogether(ExitCode code, const std::string& what) : Error(code, what) {}
+};
+
 // Not a failure: every rank stopped together after a preemption signal and the checkpoint is on
 // disk. main() returns kExitPreempted on every rank without aborting the job.
-class Preempted : public Error {
+class Preempted : public StoppedTogether {
  public:
-  explicit Preempted(const std::string& what) : Error(kExitPreempted, what) {}
+  explicit Preempted(const std::string& what) : StoppedTogether(kExitPreempted, what) {}
 };
 
 }  // namespace nsl

@@ -127,6 +127,19 @@ class WriteVisitor {
   void field(const char* key, const T& value) {
     out_ << YAML::Key << key << YAML::Value << value;
   }
+  // yaml-cpp writes a string holding control characters (a CR, say) as a plain scalar that reads
+  // back as a different string; double quotes escape them. Other strings keep yaml-cpp's choice,
+  // so config_hash() of ordinary configurations is unchanged.
+  void field(const char* key, const std::string& value) {
+    out_ << YAML::Key << key << YAML::Value;
+    for (unsigned char c : value) {
+      if (c < 0x20 || c == 0x7f) {
+        out_ << YAML::DoubleQuoted;
+        break;
+      }
+    }
+    out_ << value;
+  }
   void field(const char* key, const std::vector<int64_t>& value) {
     out_ << YAML::Key << key << YAML::Value << YAML::Flow << value;
   }
@@ -218,12 +231,13 @@ void validate_config(const Config& c) {
           "train.freeze_backbone_epochs", "must be in [0, train.epochs)");
   require(!c.model.channels.empty() && c.model.channels.size() <= 6, "model.channels",
           "needs 1 to 6 stages");
+  // Before the divisibility check below: a zero divisor is undefined behaviour (SIGFPE).
+  require(c.model.norm_groups >= 1, "model.norm_groups", "must be >= 1");
   for (int64_t ch : c.model.channels) {
     require(ch > 0 && ch % c.model.norm_groups == 0, "model.channels",
             "every stage must be positive and divisible by model.norm_groups (" +
                 std::to_string(c.model.norm_groups) + "), got " + std::to_string(ch));
   }
-  require(c.model.norm_groups >= 1, "model.norm_groups", "must be >= 1");
   require(c.model.embedding_dim >= 2, "model.embedding_dim", "must be >= 2");
   require(c.model.scale >= 1.0 && c.model.scale <= 128.0, "model.scale", "must be in [1, 128]");
   require_choice(c.loss.name, "loss.name",

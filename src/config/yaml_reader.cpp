@@ -6,6 +6,17 @@
 
 namespace nsl {
 
+namespace {
+
+// The text of a mapping key; false for a list or mapping used as a key (never a config key).
+bool key_name(const YAML::Node& key, std::string& name) {
+  if (key.IsSequence() || key.IsMap()) return false;
+  name = key.as<std::string>();  // a scalar, or "null" for an empty key
+  return true;
+}
+
+}  // namespace
+
 YamlReader::YamlReader(YAML::Node node, std::string path, const std::set<std::string>* overridden)
     : node_(std::move(node)), path_(std::move(path)), overridden_(overridden) {
   if (node_.IsDefined() && !node_.IsNull() && !node_.IsMap()) {
@@ -25,7 +36,8 @@ std::string YamlReader::where(const std::string& key) const {
   if (overridden_ && overridden_->count(key_path(key))) return " (from --set)";
   if (node_.IsMap()) {
     for (const auto& kv : node_) {
-      if (kv.first.as<std::string>() == key && kv.first.Mark().line >= 0) {
+      std::string name;
+      if (key_name(kv.first, name) && name == key && kv.first.Mark().line >= 0) {
         return " (line " + std::to_string(kv.first.Mark().line + 1) + ")";
       }
     }
@@ -102,7 +114,15 @@ YamlReader YamlReader::section(const std::string& key) {
 void YamlReader::finish() const {
   if (!node_.IsMap()) return;
   for (const auto& kv : node_) {
-    const std::string key = kv.first.as<std::string>();
+    std::string key;
+    if (!key_name(kv.first, key)) {
+      throw ConfigError("config mapping '" + (path_.empty() ? std::string("<root>") : path_) +
+                        "' has a list or mapping as a key" +
+                        (kv.first.Mark().line >= 0
+                             ? " (line " + std::to_string(kv.first.Mark().line + 1) + ")"
+                             : std::string()) +
+                        ": keys must be plain names (see configs/demo.yaml)");
+    }
     if (!used_.count(key)) {
       throw ConfigError(
           "unknown config key '" + key_path(key) + "'" + where(key) +
@@ -130,6 +150,12 @@ void apply_override(YAML::Node& root, const std::string& assignment, std::set<st
     const auto dot = path.find('.', start);
     const std::string part = path.substr(start, dot == std::string::npos ? dot : dot - start);
     if (part.empty()) throw ConfigError("--set: empty key in path '" + path + "'");
+    // yaml-cpp throws BadSubscript for a key of a scalar (and turns a list into a mapping).
+    if (cur.IsDefined() && !cur.IsNull() && !cur.IsMap()) {
+      throw ConfigError("--set " + path + ": '" +
+                        (start == 0 ? std::string("<root>") : path.substr(0, start - 1)) +
+                        "' is not a mapping of keys to values, so it has no key '" + part + "'");
+    }
     if (dot == std::string::npos) {
       cur[part] = value;
       break;

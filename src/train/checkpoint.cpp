@@ -2,9 +2,14 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 #include <mutex>
+#include <sstream>
+#include <type_traits>
 
 #include "common/error.h"
 
@@ -65,8 +70,16 @@ T info_field(const nlohmann::json& info, const char* key, const std::string& whe
     throw DataError("checkpoint '" + where + "': manifest info lacks '" + key +
                     "' (not a training checkpoint of this version)");
   }
+  const nlohmann::json& value = info.at(key);
+  // nlohmann converts a float to an integer with a plain cast: undefined out of range.
+  if constexpr (std::is_integral_v<T>) {
+    if (!value.is_number_integer()) {
+      throw DataError("checkpoint '" + where + "': manifest info '" + key + "' is " + value.dump() +
+                      ", not an integer");
+    }
+  }
   try {
-    return info.at(key).get<T>();
+    return value.get<T>();
   } catch (const nlohmann::json::exception& e) {
     throw DataError("checkpoint '" + where + "': manifest info '" + key +
                     "' is malformed: " + e.what());
@@ -134,16 +147,41 @@ void check_model_identity(const nlohmann::json& info, const ModelIdentity& expec
   check("in_channels", expected.in_channels, "image channels");
 }
 
+namespace {
+
+// The archive serialised in memory, then written by us: LibTorch's file writer throws from its
+// destructor after a failed write (disk full), which ends the process in std::terminate instead of
+// reporting the error.
+void write_archive(torch::serialize::OutputArchive& archive, const fs::path& file) {
+  std::ostringstream bytes(std::ios::binary);
+  archive.save_to(bytes);
+  const std::string data = bytes.str();
+  errno = 0;
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (out) out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  if (out) out.close();
+  if (!out) {
+    const int err = errno;
+    throw Error(kExitRuntime, "checkpoint: writing '" + file.string() + "' (" +
+                                  std::to_string(data.size()) + " bytes) failed (" +
+                                  (err != 0 ? std::strerror(err) : "unknown error") +
+                                  "); check free space and write permission there "
+                                  "(checkpoints saved before are unchanged)");
+  }
+}
+
+}  // namespace
+
 void write_training_files(const fs::path& dir, const torch::nn::Module& net,
                           const torch::nn::Module& loss, const AdamW& optimizer) {
   torch::serialize::OutputArchive model;
   write_module(model, "net.", net);
   write_module(model, "loss.", loss);
-  model.save_to((dir / "model.pt").string());
+  write_archive(model, dir / "model.pt");
 
   torch::serialize::OutputArchive opt;
   for (const auto& [name, value] : optimizer.state()) opt.write(name, value);
-  opt.save_to((dir / "optimizer.pt").string());
+  write_archive(opt, dir / "optimizer.pt");
 
   torch::serialize::OutputArchive rng;
   {
@@ -151,7 +189,7 @@ void write_training_files(const fs::path& dir, const torch::nn::Module& net,
     std::lock_guard<std::mutex> lock(gen.mutex());
     rng.write("cpu", gen.get_state());
   }
-  rng.save_to((dir / "rng.pt").string());
+  write_archive(rng, dir / "rng.pt");
 }
 
 void read_model_file(const fs::path& dir, torch::nn::Module& net, torch::nn::Module& loss) {

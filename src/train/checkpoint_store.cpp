@@ -210,6 +210,20 @@ nlohmann::json read_manifest(const fs::path& dir) {
   return manifest;
 }
 
+// A whole number from the manifest, checked before conversion: nlohmann's get<>() of a float out of
+// the integer's range is undefined behaviour, and of a negative or huge integer a silent wrap.
+uint64_t manifest_integer(const fs::path& dir, const nlohmann::json& j, const char* key,
+                          uint64_t max) {
+  const nlohmann::json& value = j.at(key);
+  const bool whole =
+      value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0);
+  if (!whole || value.get<uint64_t>() > max) {
+    invalid(std::string(kManifest) + " is malformed (" + quoted(dir / kManifest) + "): '" + key +
+            "' is " + value.dump() + ", not an integer in 0.." + std::to_string(max));
+  }
+  return value.get<uint64_t>();
+}
+
 // A manifest entry may only name a plain file inside the checkpoint folder.
 bool is_plain_name(const std::string& name) {
   return !name.empty() && name != "." && name != ".." && name != kManifest &&
@@ -221,7 +235,7 @@ void check_file(const fs::path& dir, const nlohmann::json& entry) {
   if (!is_plain_name(name))
     invalid(std::string(kManifest) + " lists an invalid file name '" + name + "'");
   const fs::path path = dir / name;
-  const auto bytes = entry.at("bytes").get<uintmax_t>();
+  const uintmax_t bytes = manifest_integer(dir, entry, "bytes", UINTMAX_MAX);
   const auto hash = entry.at("fnv1a64").get<std::string>();
   std::error_code ec;
   if (!fs::is_regular_file(path, ec))
@@ -246,7 +260,8 @@ CheckpointEntry check_checkpoint(const fs::path& dir) {
   entry.dir = dir;
   try {
     const nlohmann::json manifest = read_manifest(dir);
-    entry.global_step = manifest.at("global_step").get<int64_t>();
+    entry.global_step =
+        static_cast<int64_t>(manifest_integer(dir, manifest, "global_step", kMaxStep));
     const auto name_step = parse_step_name(dir.filename().string());
     if (name_step && *name_step != entry.global_step) {
       invalid(std::string(kManifest) + " records global step " + std::to_string(entry.global_step) +

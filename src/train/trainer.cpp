@@ -60,6 +60,8 @@ nlohmann::json to_json(const EpochMetrics& m) {
 
 EpochMetrics epoch_metrics_from_json(const nlohmann::json& j) {
   EpochMetrics m;
+  // A float would be cast to an integer unchecked (undefined out of range); callers catch this.
+  if (!j.at("epoch").is_number_integer()) throw std::invalid_argument("epoch is not an integer");
   m.epoch = j.at("epoch").get<int64_t>();
   m.loss = j.at("loss").get<double>();
   m.images_per_s = j.value("images_per_s", 0.0);
@@ -228,6 +230,7 @@ Trainer::StepResult Trainer::step(bool with_grad, bool save_due) {
       {f.reported, f.idle ? 1.0 : 0.0, stop_requested() ? 1.0 : 0.0, save_due ? 1.0 : 0.0},
       torch::kFloat64));
   auto scalar_work = comm_.all_reduce_async(scalars, ReduceOp::kSum);
+  last_local_loss_ = f.reported;
   if (with_grad) {
     if (f.objective.defined() && f.objective.requires_grad()) f.objective.backward();
     if (reducer_) {
@@ -326,8 +329,59 @@ void Trainer::begin_epoch(int64_t epoch, int64_t first_step) {
   loss_->start_epoch(config_.seed, epoch);
 }
 
+std::string Trainer::last_good_checkpoint() const {
+  if (!last_checkpoint_.empty()) return last_checkpoint_;
+  if (!resumed_from_.empty()) return resumed_from_ + " (the one this run resumed from)";
+  return "none (this run has not written one yet)";
+}
+
+void Trainer::check_finite_weights(const TrainingProgress& progress, const std::string& before) {
+  torch::NoGradGuard no_grad;
+  std::vector<std::string> bad;
+  for (const auto& item : net_->named_parameters()) {
+    if (!torch::isfinite(item.value()).all().item<bool>()) bad.push_back("net." + item.key());
+  }
+  if (loss_->has_centers() && !torch::isfinite(loss_->centers()).all().item<bool>())
+    bad.push_back("loss.centers");
+  if (bad.empty()) return;
+  std::string names;
+  for (size_t i = 0; i < bad.size() && i < 3; ++i) names += (i ? ", " : "") + bad[i];
+  if (bad.size() > 3) names += " and " + std::to_string(bad.size() - 3) + " more";
+  // A progress of (epoch e, step 0) is the end of epoch e - 1.
+  const std::string when =
+      progress.step == 0 && progress.epoch > 0
+          ? "end of epoch " + std::to_string(progress.epoch - 1)
+          : "epoch " + std::to_string(progress.epoch) + ", step " + std::to_string(progress.step);
+  throw StoppedTogether(
+      kExitRuntime,
+      "training diverged: the weights are not finite (" + names + ") after global step " +
+          std::to_string(progress.global_step) + " (" + when + "); " + before +
+          " is skipped and nothing was written. Last good checkpoint: " + last_good_checkpoint() +
+          ". Lower train.lr and rerun with --resume auto");
+}
+
+[[noreturn]] void Trainer::stop_diverged(int64_t epoch, int64_t step, double loss) {
+  // The sum is non-finite on every rank alike, so every rank takes part in this extra collective.
+  auto first = on_device(torch::tensor(
+      {std::isfinite(last_local_loss_) ? static_cast<int64_t>(comm_.size()) : comm_.rank()},
+      torch::kInt64));
+  comm_.all_reduce(first, ReduceOp::kMin);
+  const int64_t rank = first.cpu().item<int64_t>();
+  const std::string where =
+      rank < comm_.size()
+          ? "first on rank " + std::to_string(rank) + " of " + std::to_string(comm_.size())
+          : "in the sum over ranks (every rank's own share was finite)";
+  throw StoppedTogether(
+      kExitRuntime, "training diverged: the loss is " + std::to_string(loss) + " at epoch " +
+                        std::to_string(epoch) + " step " + std::to_string(step) + " (global step " +
+                        std::to_string(global_step_) + "), " + where +
+                        "; no checkpoint is written from these weights. Last good checkpoint: " +
+                        last_good_checkpoint() + ". Lower train.lr and rerun with --resume auto");
+}
+
 void Trainer::save(const TrainingProgress& progress, const std::string& reason) {
   last_save_ = Clock::now();
+  check_finite_weights(progress, "the " + reason + " checkpoint");
   if (!comm_.is_root() || options_.out_dir.empty()) return;
   CheckpointStore store(checkpoint_root(options_.out_dir),
                         static_cast<int>(config_.checkpoint.keep));
@@ -375,11 +429,7 @@ EpochMetrics Trainer::run_epoch(const TrainingProgress& start) {
   TrainingProgress now = start;
   for (int64_t s = start.step; s < steps_per_epoch_; ++s) {
     const StepResult r = step(epoch > 0, checkpoint_due());
-    if (!std::isfinite(r.loss)) {
-      throw Error(kExitRuntime, "loss is " + std::to_string(r.loss) + " at epoch " +
-                                    std::to_string(epoch) + " step " + std::to_string(s + 1) +
-                                    ": training diverged (lower train.lr)");
-    }
+    if (!std::isfinite(r.loss)) stop_diverged(epoch, s + 1, r.loss);
     now.step = s + 1;
     now.global_step = global_step_;
     now.loss_sum += r.loss;
@@ -396,6 +446,7 @@ EpochMetrics Trainer::run_epoch(const TrainingProgress& start) {
     if (r.save && epoch > 0) save(now, "periodic");
   }
   if (show) progress.finish();
+  check_finite_weights(now, "the epoch's evaluation");
   const double train_seconds = seconds_since(started);
   m.loss = now.loss_sum / static_cast<double>(steps_per_epoch_);
   m.idle_batches = now.idle_batches;

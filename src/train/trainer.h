@@ -119,6 +119,14 @@ class Trainer {
   void save(const TrainingProgress& progress, const std::string& reason);
   bool imprints_centers() const;
   [[noreturn]] void stop_preempted(const TrainingProgress& progress);
+  // A non-finite global loss (every rank sees the same sum): all ranks stop together, naming the
+  // first rank whose own share was not finite and the last good checkpoint.
+  [[noreturn]] void stop_diverged(int64_t epoch, int64_t step, double loss);
+  // Every rank (replicas are identical, so every rank decides alike): StoppedTogether unless the
+  // weights and centers are all finite. Guards every checkpoint and evaluation.
+  void check_finite_weights(const TrainingProgress& progress, const std::string& before);
+  // For messages: the newest checkpoint this run wrote, else the one it resumed from (rank 0).
+  std::string last_good_checkpoint() const;
   TrainingProgress restore();
   void broadcast_parameters();
   void broadcast_optimizer_state();
@@ -142,6 +150,7 @@ class Trainer {
   std::unique_ptr<GradientReducer> reducer_;
   int64_t steps_per_epoch_ = 0;
   int64_t global_step_ = 0;
+  double last_local_loss_ = 0.0;  // this rank's share of the last step's loss
   std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
   std::string resumed_from_, last_checkpoint_;
 };

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "cli/cli_support.h"
+#include "cli/train_runs.h"
 
 using namespace nsl::test;
 namespace fs = std::filesystem;
@@ -56,15 +57,6 @@ constexpr int kKillSeq = 48;
 constexpr int kSkipSeq = 48;
 constexpr int kMidEpoch2Seq = 84;
 
-std::string tiny_train(const std::string& data, const std::string& out,
-                       const std::string& extra = "") {
-  return nsl_dist() + " train --config " + NSL_SOURCE_DIR +
-         "/configs/tiny.yaml --set data.path=" + data + " --out " + out +
-         " --quiet --set train.threads_per_rank=1 --set train.epochs=3"
-         " --set train.max_steps_per_epoch=6 " +
-         extra;
-}
-
 std::string with_fault(const std::string& fault, const std::string& launcher) {
   return "NSL_FAULT=" + fault + " " + launcher + "-x NSL_FAULT ";
 }
@@ -82,45 +74,6 @@ TimedResult timed(const std::string& command) {
   return t;
 }
 
-// One dataset of the default size (24 classes x 12 images) for every test that needs no other.
-const std::string& small_data() {
-  static ScratchDir dir("resilience_data");
-  static const std::string data = [] {
-    const std::string d = dir / "data";
-    make_dataset(d);
-    return d;
-  }();
-  return data;
-}
-
-nlohmann::json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open " + path.string());
-  return nlohmann::json::parse(in);
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Final checkpoint folders (step-<12 digits>), oldest first.
-std::vector<fs::path> checkpoints(const std::string& out) {
-  std::vector<fs::path> dirs;
-  const fs::path root = fs::path(out) / "checkpoints";
-  if (!fs::exists(root)) return dirs;
-  for (const auto& e : fs::directory_iterator(root)) {
-    const std::string name = e.path().filename().string();
-    if (e.is_directory() && name.rfind("step-", 0) == 0 && name.size() == 17) {
-      dirs.push_back(e.path());
-    }
-  }
-  std::sort(dirs.begin(), dirs.end());
-  return dirs;
-}
-
 nlohmann::json info_of(const fs::path& checkpoint) {
   return read_json(checkpoint / "manifest.json").at("info");
 }
@@ -129,18 +82,6 @@ nlohmann::json newest_info(const std::string& out) {
   const auto dirs = checkpoints(out);
   if (dirs.empty()) throw std::runtime_error("no checkpoint under " + out);
   return info_of(dirs.back());
-}
-
-// Complete metrics.jsonl lines (a line being written is skipped).
-std::vector<nlohmann::json> read_metrics(const std::string& out) {
-  std::vector<nlohmann::json> lines;
-  std::ifstream in(fs::path(out) / "metrics.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    const auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded()) lines.push_back(j);
-  }
-  return lines;
 }
 
 // Every epoch 0..last exactly once, in order.

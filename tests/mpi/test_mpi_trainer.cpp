@@ -2,8 +2,11 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <limits>
 
+#include "common/error.h"
 #include "data/shard_batch_source.h"
 #include "data/synthetic.h"
 #include "data/train_source.h"
@@ -164,4 +167,94 @@ BOOST_AUTO_TEST_CASE(imprinted_centers_identical_for_any_world_size) {
   BOOST_TEST(torch::allclose(one.norm(2, 1), torch::ones({one.size(0)}), 1e-5, 1e-5));
   world().barrier();
   if (world().rank() == 0) std::filesystem::remove_all(data);
+}
+
+namespace {
+
+// Delegates to a real source; on one rank, the batch of one global step gets a NaN pixel.
+class NanOnOneRank : public nsl::TrainBatchSource {
+ public:
+  NanOnOneRank(nsl::TrainBatchSource& inner, int rank, int64_t epoch, int64_t step)
+      : inner_(inner), rank_(rank), epoch_(epoch), step_(step) {}
+  int64_t num_classes() const override { return inner_.num_classes(); }
+  int64_t global_batch_size() const override { return inner_.global_batch_size(); }
+  int64_t steps_per_epoch() const override { return inner_.steps_per_epoch(); }
+  void start_epoch_at(int64_t epoch, int64_t first_step) override {
+    epoch_now_ = epoch;
+    next_ = first_step;
+    inner_.start_epoch_at(epoch, first_step);
+  }
+  nsl::Batch next_batch() override {
+    nsl::Batch b = inner_.next_batch();
+    if (world().rank() == rank_ && epoch_now_ == epoch_ && ++next_ == step_) {
+      b.images = b.images.clone();
+      b.images.view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+    }
+    return b;
+  }
+
+ private:
+  nsl::TrainBatchSource& inner_;
+  int rank_;
+  int64_t epoch_, step_, epoch_now_ = -1, next_ = 0;
+};
+
+}  // namespace
+
+// A NaN in rank 1's batch at epoch 1 step 5: every rank stops at that step with one message naming
+// the step, rank 1 and the last good checkpoint (the periodic one of step 4); nothing is written
+// after it, and every checkpoint on disk holds finite weights.
+BOOST_AUTO_TEST_CASE(nan_loss_on_one_rank_stops_every_rank_naming_it) {
+  const std::string data = shared_dataset();
+  const std::string out = data + "_nan_run";
+  if (world().rank() == 0) std::filesystem::remove_all(out);
+  world().barrier();
+  nsl::Config cfg = config_for(data);
+  cfg.train.epochs = 2;
+  cfg.checkpoint.every_steps = 2;
+  const auto source = nsl::make_train_source(cfg, world().rank(), world().size());
+  NanOnOneRank train(*source, 1, 1, 5);
+  nsl::ShardEvalSource test(cfg.data.path, "test", world().rank(), world().size());
+  nsl::TrainerOptions opts;
+  opts.show_progress = false;
+  opts.out_dir = out;
+  nsl::Trainer trainer(cfg, world(), train, test, 1, opts);
+  BOOST_TEST_REQUIRE(trainer.steps_per_epoch() >= 6);
+  std::string message;
+  try {
+    trainer.run();
+  } catch (const nsl::StoppedTogether& e) {
+    message = e.what();
+    BOOST_TEST(e.code() == nsl::kExitRuntime);
+  }
+  BOOST_TEST_MESSAGE("rank " << world().rank() << ": " << message);
+  BOOST_TEST(message.find("the loss is nan at epoch 1 step 5 (global step 5)") != std::string::npos,
+             message);
+  BOOST_TEST(message.find("first on rank 1 of 2") != std::string::npos, message);
+  if (world().rank() == 0) {
+    BOOST_TEST(message.find("Last good checkpoint: " + out + "/checkpoints/step-000000000004") !=
+                   std::string::npos,
+               message);
+    // Step 0 (epoch 0's end) and the periodic ones of steps 2 and 4: nothing after the NaN.
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(out + "/checkpoints"))
+      names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    BOOST_TEST(names == (std::vector<std::string>{"step-000000000000", "step-000000000002",
+                                                  "step-000000000004"}));
+    for (const auto& name : names) {
+      torch::serialize::InputArchive archive;
+      archive.load_from(out + "/checkpoints/" + name + "/model.pt");
+      for (const auto& key : archive.keys()) {
+        torch::Tensor t;
+        archive.read(key, t);
+        BOOST_TEST(torch::isfinite(t).all().item<bool>(), name << " " << key);
+      }
+    }
+  }
+  world().barrier();
+  if (world().rank() == 0) {
+    std::filesystem::remove_all(out);
+    std::filesystem::remove_all(data);
+  }
 }

@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
+#include <limits>
 
 #include "common/error.h"
 #include "config/config.h"
@@ -372,4 +373,43 @@ BOOST_AUTO_TEST_CASE(class_mean_init_sets_each_center_to_its_class_mean) {
 BOOST_AUTO_TEST_CASE(unknown_center_init_is_a_config_error) {
   BOOST_CHECK_THROW(nsl::parse_config("data: {path: x}\nloss: {center_init: means}\n"),
                     nsl::ConfigError);
+}
+
+// Weights that turned non-finite without the loss showing it yet (here: set by hand after epoch 1)
+// are caught before the epoch-end checkpoint: StoppedTogether naming the tensor and the last good
+// checkpoint (epoch 0's), and nothing is written for epoch 1.
+BOOST_AUTO_TEST_CASE(non_finite_weights_are_never_checkpointed) {
+  nsl::test::ScratchDir dir("trainer_nan_weights");
+  nsl::LocalCommunicator comm;
+  nsl::test::MemoryTrainSource train(nsl::test::make_pattern_data(4, 8, 6), 4, 8);
+  nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(4, 4, 7));
+  nsl::TrainerOptions opts;
+  opts.show_progress = false;
+  opts.out_dir = dir.str();
+  nsl::Trainer* self = nullptr;
+  opts.on_epoch = [&](const nsl::EpochMetrics& m) {
+    if (m.epoch != 1) return;
+    torch::NoGradGuard no_grad;
+    self->net()->parameters().front().view(-1)[3] = std::numeric_limits<float>::infinity();
+  };
+  nsl::Trainer trainer(small_config(), comm, train, test, 1, opts);
+  self = &trainer;
+  std::string message;
+  try {
+    trainer.run();
+  } catch (const nsl::StoppedTogether& e) {
+    message = e.what();
+    BOOST_TEST(e.code() == nsl::kExitRuntime);
+  }
+  BOOST_TEST_MESSAGE(message);
+  const std::string first = "net." + trainer.net()->named_parameters().begin()->key();
+  BOOST_TEST(message.find("the weights are not finite (" + first +
+                          ") after global step 4 (end of epoch 1); the epoch end checkpoint is "
+                          "skipped and nothing was written") != std::string::npos,
+             message);
+  const auto step0 = (dir.path() / "checkpoints" / "step-000000000000").string();
+  BOOST_TEST(message.find("Last good checkpoint: " + step0) != std::string::npos, message);
+  nsl::CheckpointStore store(dir.path() / "checkpoints", 3);
+  BOOST_TEST(store.list().size() == 1u);
+  BOOST_TEST(store.latest_valid()->dir.string() == step0);
 }
