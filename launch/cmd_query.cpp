@@ -15,6 +15,7 @@
 #include "data/embedding_file.h"
 #include "data/prep/image_decode.h"
 #include "data/shard_batch_source.h"
+#include "eval/embed.h"
 #include "eval/nearest.h"
 #include "launch/checkpoint_model.h"
 #include "launch/commands.h"
@@ -64,7 +65,7 @@ std::string locate_image(const std::string& image, const EmbeddingFile& f) {
 // The query images exactly as `nsl_dist prep` stored the gallery's (decode, INTER_AREA resize to
 // S x S, RGB or gray), transformed like the evaluation batches (data.eval_resize_ratio), through
 // the network.
-torch::Tensor embed_images(EmbeddingNet& net, const std::vector<std::string>& files,
+torch::Tensor embed_query_images(EmbeddingNet& net, const std::vector<std::string>& files,
                            const EmbeddingFile& f, double eval_resize_ratio) {
   const int64_t s = f.image_size, c = f.channels;
   torch::Tensor pixels = torch::empty({static_cast<int64_t>(files.size()), s, s, c}, torch::kUInt8);
@@ -72,12 +73,10 @@ torch::Tensor embed_images(EmbeddingNet& net, const std::vector<std::string>& fi
     const std::vector<uint8_t> image = load_image(files[i], std::nullopt, s, c);
     std::copy(image.begin(), image.end(), pixels[static_cast<int64_t>(i)].data_ptr<uint8_t>());
   }
-  torch::NoGradGuard no_grad;
   net->eval();
-  const torch::Device device = net->parameters().front().device();
   // With ratio 1 this is normalise_images(pixels) exactly (data/augment.h).
   const torch::Tensor images = eval_resize_center_crop(pixels, s, eval_resize_ratio);
-  return net->forward(images.to(device)).unit.to(torch::kFloat32).cpu();
+  return embed_images(net, images).to(torch::kFloat32).cpu();
 }
 
 void print_neighbours(const EmbeddingFile& f, const Neighbours& n, int64_t q) {
@@ -204,7 +203,7 @@ int run_query(const QueryArgs& args) {
     std::vector<std::string> files;
     for (const std::string& image : args.images) files.push_back(locate_image(image, f));
     auto t0 = Clock::now();
-    const torch::Tensor queries = embed_images(m.net, files, f, m.config.data.eval_resize_ratio);
+    const torch::Tensor queries = embed_query_images(m.net, files, f, m.config.data.eval_resize_ratio);
     const double embed_ms = ms_since(t0);
     t0 = Clock::now();
     const Neighbours found =

@@ -3,11 +3,29 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/fixed_split.h"
+
 namespace nsl {
+
+torch::Tensor embed_images(EmbeddingNet& net, const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  const torch::Device device = net->parameters().front().device();
+  const torch::Tensor input = images.to(device);
+  if (input.is_cuda()) return net->forward(input).unit;
+  const int64_t n = input.size(0);
+  torch::Tensor out = torch::empty({n, net->dim()}, torch::kFloat32);
+  const int64_t pieces = (n + kEmbedPieceImages - 1) / kEmbedPieceImages;
+  for_each_piece(pieces, [&](int64_t p) {
+    torch::NoGradGuard piece_no_grad;  // grad mode is per thread
+    const int64_t begin = p * kEmbedPieceImages;
+    const int64_t end = std::min(n, begin + kEmbedPieceImages);
+    out.slice(0, begin, end).copy_(net->forward(input.slice(0, begin, end)).unit);
+  });
+  return out;
+}
 
 SplitEmbeddings embed_local(EmbeddingNet& net, EvalSource& source, int64_t batch_size) {
   torch::NoGradGuard no_grad;
-  const torch::Device device = net->parameters().front().device();
   net->eval();
   std::vector<torch::Tensor> units, labels, indices;
   int64_t piece_begin = 0;
@@ -16,7 +34,7 @@ SplitEmbeddings embed_local(EmbeddingNet& net, EvalSource& source, int64_t batch
     for (int64_t begin = piece_begin; begin < piece_end; begin += batch_size) {
       const int64_t end = std::min(piece_end, begin + batch_size);
       Batch batch = source.slice(begin, end);
-      units.push_back(net->forward(batch.images.to(device)).unit.cpu());
+      units.push_back(embed_images(net, batch.images).cpu());
       labels.push_back(batch.labels);
       indices.push_back(batch.indices);
     }

@@ -4,6 +4,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "common/fixed_split.h"
+
 namespace nsl {
 namespace {
 
@@ -40,7 +42,7 @@ Neighbours nearest_neighbours(const torch::Tensor& embeddings, int64_t begin, in
   check_unit_rows(embeddings, "nearest_neighbours");
   if (begin < 0 || end < begin || end > embeddings.size(0) || k < 0 || k > embeddings.size(0) - 1)
     throw std::invalid_argument("nearest_neighbours: need 0 <= begin <= end <= N and k <= N - 1");
-  torch::Tensor sims = torch::matmul(embeddings.slice(0, begin, end), embeddings.t());
+  torch::Tensor sims = matmul_nt_fixed(embeddings.slice(0, begin, end), embeddings);
   const auto self = torch::arange(begin, end, torch::kInt64).unsqueeze(1);
   sims.scatter_(1, self, -std::numeric_limits<double>::infinity());
   return top_k_by_index(sims, k);
@@ -60,7 +62,7 @@ Neighbours nearest_in_gallery(const torch::Tensor& queries, const torch::Tensor&
   std::vector<torch::Tensor> indices, scores;
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const int64_t end = std::min(n, begin + chunk);
-    Neighbours part = top_k_by_index(torch::matmul(queries.slice(0, begin, end), gallery.t()), k);
+    Neighbours part = top_k_by_index(matmul_nt_fixed(queries.slice(0, begin, end), gallery), k);
     indices.push_back(part.indices);
     scores.push_back(part.scores);
   }

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/error.h"
+#include "common/fixed_split.h"
 #include "common/seed.h"
 
 namespace nsl {
@@ -45,30 +46,45 @@ double uniform01(uint64_t seed, uint64_t draw) {
   return static_cast<double>(derive_seed({seed, draw}) >> 11) * 0x1.0p-53;
 }
 
-// Squared distances [rows, k] of the points x[begin, end) to the centres.
-torch::Tensor sq_distances(const torch::Tensor& x, const torch::Tensor& centres, int64_t begin,
-                           int64_t end) {
-  const torch::Tensor rows = x.slice(0, begin, end);
-  return (rows.pow(2).sum(1, true) + centres.pow(2).sum(1).unsqueeze(0) -
-          2.0 * torch::matmul(rows, centres.t()))
+// Squared distances [rows, k] of the points `rows` to the centres.
+torch::Tensor sq_distances(const torch::Tensor& rows, const torch::Tensor& centres) {
+  return (rows.pow(2).sum(1, true) + centres.pow(2).sum(1).unsqueeze(0) - 2.0 * torch::mm(rows, centres.t()))
       .clamp_min(0.0);
 }
 
-// Nearest centre of every point (lower centre index on ties) and its squared distance; chunked so
-// that at most about 2^24 distances exist at once.
+// Points per piece of the distance computations: each piece runs single-threaded
+// (common/fixed_split.h), so the distances, and every choice made from them, do not depend on the
+// thread count.
+constexpr int64_t kPieceRows = 512;
+
+int64_t row_pieces(int64_t n) { return (n + kPieceRows - 1) / kPieceRows; }
+
+// Nearest centre of every point (lower centre index on ties) and its squared distance.
 std::pair<torch::Tensor, torch::Tensor> assign(const torch::Tensor& x,
                                                const torch::Tensor& centres) {
   const int64_t n = x.size(0);
-  const int64_t chunk =
-      std::max<int64_t>(1, (int64_t{1} << 24) / std::max<int64_t>(1, centres.size(0)));
-  std::vector<torch::Tensor> ids;
-  std::vector<torch::Tensor> dists;
-  for (int64_t begin = 0; begin < n; begin += chunk) {
-    const auto best = sq_distances(x, centres, begin, std::min(n, begin + chunk)).min(1);
-    dists.push_back(std::get<0>(best));
-    ids.push_back(std::get<1>(best));
-  }
-  return {torch::cat(ids), torch::cat(dists)};
+  torch::Tensor ids = torch::empty({n}, torch::kInt64);
+  torch::Tensor dists = torch::empty({n}, x.options());
+  for_each_piece(row_pieces(n), [&](int64_t p) {
+    const int64_t begin = p * kPieceRows;
+    const int64_t end = std::min(n, begin + kPieceRows);
+    const auto best = sq_distances(x.slice(0, begin, end), centres).min(1);
+    dists.slice(0, begin, end).copy_(std::get<0>(best));
+    ids.slice(0, begin, end).copy_(std::get<1>(best));
+  });
+  return {ids, dists};
+}
+
+// Squared distance [n] of every point to one centre.
+torch::Tensor distances_to(const torch::Tensor& x, const torch::Tensor& centre) {
+  const int64_t n = x.size(0);
+  torch::Tensor d = torch::empty({n}, x.options());
+  for_each_piece(row_pieces(n), [&](int64_t p) {
+    const int64_t begin = p * kPieceRows;
+    const int64_t end = std::min(n, begin + kPieceRows);
+    d.slice(0, begin, end).copy_(sq_distances(x.slice(0, begin, end), centre.unsqueeze(0)).squeeze(1));
+  });
+  return d;
 }
 
 // Index of the point drawn with probability proportional to weight (lowest index if all zero).
@@ -85,10 +101,10 @@ torch::Tensor kmeans_pp(const torch::Tensor& x, int64_t k, uint64_t seed) {
   torch::Tensor centres = torch::empty({k, x.size(1)}, x.options());
   const auto first = static_cast<int64_t>(uniform01(seed, 0) * static_cast<double>(n));
   centres[0] = x[std::min(first, n - 1)];
-  torch::Tensor d2 = sq_distances(x, centres.slice(0, 0, 1), 0, n).squeeze(1);
+  torch::Tensor d2 = distances_to(x, centres[0]);
   for (int64_t c = 1; c < k; ++c) {
     centres[c] = x[draw_weighted(d2, uniform01(seed, static_cast<uint64_t>(c)))];
-    d2 = torch::minimum(d2, sq_distances(x, centres.slice(0, c, c + 1), 0, n).squeeze(1));
+    d2 = torch::minimum(d2, distances_to(x, centres[c]));
   }
   return centres;
 }

@@ -7,6 +7,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "common/fixed_split.h"
+
 namespace nsl {
 namespace {
 
@@ -97,7 +99,8 @@ torch::Tensor search_chunk(const torch::Tensor& queries, const torch::Tensor& qu
   const int64_t n = gallery.size(0);
   torch::Tensor out = torch::empty({rows, kOutcomeColumns}, torch::kFloat64);
   if (rows == 0) return out;
-  torch::Tensor sims = torch::mm(queries.slice(0, begin, end), gallery.t()).contiguous();
+  // Fixed tiles, each single-threaded: the same bits for any thread count (common/fixed_split.h).
+  torch::Tensor sims = matmul_nt_fixed(queries.slice(0, begin, end), gallery);
   const torch::Tensor labels = query_labels.to(torch::kCPU, torch::kInt64).contiguous();
   AT_DISPATCH_FLOATING_TYPES(sims.scalar_type(), "search_chunk", [&] {
     scalar_t* s = sims.data_ptr<scalar_t>();

@@ -50,6 +50,12 @@ LoadReport EmbeddingNetImpl::load_backbone_weights(const std::string& path) {
   return load_pretrained(*resnet_, path);
 }
 
+void EmbeddingNetImpl::set_batch_norm_communicator(Communicator* comm) {
+  if (!resnet_) return;
+  resnet_->set_batch_norm_communicator(comm);
+  syncs_batch_norm_ = !freeze_bn_ && comm != nullptr && comm->size() > 1;
+}
+
 void EmbeddingNetImpl::train(bool on) {
   torch::nn::Module::train(on);
   if (on && freeze_bn_ && resnet_) resnet_->freeze_batchnorm();

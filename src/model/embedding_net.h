@@ -30,6 +30,11 @@ class EmbeddingNetImpl : public torch::nn::Module {
   LoadReport load_backbone_weights(const std::string& path);
   // Keeps frozen BatchNorm layers in eval mode whenever the network is put in training mode.
   void train(bool on = true) override;
+  // Trainable BatchNorm (ResNet without model.freeze_bn) takes its training statistics over the
+  // global batch of comm's ranks; every rank must then run every training forward and backward.
+  void set_batch_norm_communicator(Communicator* comm);
+  // True when a training-mode forward or backward is a collective (see above).
+  bool syncs_batch_norm() const { return syncs_batch_norm_; }
 
  private:
   torch::Tensor pool(const torch::Tensor& features) const;
@@ -40,6 +45,7 @@ class EmbeddingNetImpl : public torch::nn::Module {
   NSLayer ns_{nullptr};
   std::string pooling_;
   bool freeze_bn_ = false;
+  bool syncs_batch_norm_ = false;
   int64_t dim_;
 };
 TORCH_MODULE(EmbeddingNet);

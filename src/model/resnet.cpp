@@ -17,20 +17,20 @@ class BlockImpl : public nn::Module {
     const int64_t out = bottleneck ? width * 4 : width;
     if (bottleneck) {
       conv1_ = register_module("conv1", conv(in, width, 1, 1, 0));
-      bn1_ = register_module("bn1", nn::BatchNorm2d(width));
+      bn1_ = register_module("bn1", SyncBatchNorm2d(width));
       conv2_ = register_module("conv2", conv(width, width, 3, stride, 1));
-      bn2_ = register_module("bn2", nn::BatchNorm2d(width));
+      bn2_ = register_module("bn2", SyncBatchNorm2d(width));
       conv3_ = register_module("conv3", conv(width, out, 1, 1, 0));
-      bn3_ = register_module("bn3", nn::BatchNorm2d(out));
+      bn3_ = register_module("bn3", SyncBatchNorm2d(out));
     } else {
       conv1_ = register_module("conv1", conv(in, width, 3, stride, 1));
-      bn1_ = register_module("bn1", nn::BatchNorm2d(width));
+      bn1_ = register_module("bn1", SyncBatchNorm2d(width));
       conv2_ = register_module("conv2", conv(width, width, 3, 1, 1));
-      bn2_ = register_module("bn2", nn::BatchNorm2d(width));
+      bn2_ = register_module("bn2", SyncBatchNorm2d(width));
     }
     if (stride != 1 || in != out) {
       downsample_ = register_module(
-          "downsample", nn::Sequential(conv(in, out, 1, stride, 0), nn::BatchNorm2d(out)));
+          "downsample", nn::Sequential(conv(in, out, 1, stride, 0), SyncBatchNorm2d(out)));
     }
   }
 
@@ -45,7 +45,7 @@ class BlockImpl : public nn::Module {
  private:
   bool bottleneck_;
   nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
-  nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
+  SyncBatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
   nn::Sequential downsample_{nullptr};
 };
 TORCH_MODULE(Block);
@@ -60,7 +60,7 @@ ResNetImpl::ResNetImpl(int depth, int64_t in_channels) {
   const int64_t blocks[4] = {2, 2, 2, 2};
   const int64_t blocks50[4] = {3, 4, 6, 3};
   conv1_ = register_module("conv1", conv(in_channels, 64, 7, 2, 3));
-  bn1_ = register_module("bn1", nn::BatchNorm2d(64));
+  bn1_ = register_module("bn1", SyncBatchNorm2d(64));
   int64_t in = 64;
   for (int stage = 0; stage < 4; ++stage) {
     const int64_t width = 64 << stage;
@@ -85,7 +85,13 @@ torch::Tensor ResNetImpl::forward(torch::Tensor x) {
 
 void ResNetImpl::freeze_batchnorm() {
   for (auto& m : modules(/*include_self=*/false)) {
-    if (dynamic_cast<nn::BatchNorm2dImpl*>(m.get()) != nullptr) m->eval();
+    if (dynamic_cast<SyncBatchNorm2dImpl*>(m.get()) != nullptr) m->eval();
+  }
+}
+
+void ResNetImpl::set_batch_norm_communicator(Communicator* comm) {
+  for (auto& m : modules(/*include_self=*/false)) {
+    if (auto* bn = dynamic_cast<SyncBatchNorm2dImpl*>(m.get())) bn->set_communicator(comm);
   }
 }
 

@@ -106,6 +106,8 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
   net_->to(device_);
   loss_->to(device_);
   broadcast_parameters();
+  // Trainable BatchNorm normalises with the global batch's statistics (identical on every rank).
+  net_->set_batch_norm_communicator(&comm_);
 
   for (auto& p : net_->parameters()) net_params_.push_back(p);
   AdamWOptions opt;
@@ -181,10 +183,19 @@ Trainer::ForwardResult Trainer::forward_loss(const Batch& batch) {
   const bool global = loss_->batch_loss() && comm_.size() > 1;
   const int64_t n = batch.images.size(0);
   ForwardResult out;
-  if (n == 0 && !global) return out;
+  // With synchronised BatchNorm every rank runs every forward and backward (they are collectives),
+  // even on an empty share of the batch.
+  const bool sync_bn = net_->syncs_batch_norm();
+  if (n == 0 && !global && !sync_bn) return out;
   torch::Tensor unit =
-      n > 0 ? net_->forward(on_device(batch.images)).unit
-            : torch::empty({0, config_.model.embedding_dim}, torch::TensorOptions(device_));
+      n > 0 || sync_bn
+          ? net_->forward(on_device(batch.images)).unit
+          : torch::empty({0, config_.model.embedding_dim}, torch::TensorOptions(device_));
+  const torch::Tensor own_rows = unit;
+  if (n == 0 && !global) {
+    out.objective = own_rows.sum() * 0.0;
+    return out;
+  }
   torch::Tensor labels = on_device(batch.labels);
   if (global) {
     const torch::Tensor rows = comm_.all_gather_rows(on_device(torch::tensor({n}, torch::kInt64)));
@@ -197,6 +208,12 @@ Trainer::ForwardResult Trainer::forward_loss(const Batch& batch) {
   const LossStep step =
       loss_->forward(unit, labels, net_->ns()->scale(), train_.global_batch_size(), comm_.size());
   out.objective = step.objective;
+  // A loss without a gradient path on this rank would skip the BatchNorm backward collectives.
+  if (sync_bn && (!out.objective.defined() || !out.objective.requires_grad()) &&
+      own_rows.requires_grad()) {
+    out.objective = (out.objective.defined() ? out.objective : torch::zeros({}, own_rows.options())) +
+                    own_rows.sum() * 0.0;
+  }
   out.reported = step.reported;
   out.idle = step.active == 0 && (!global || comm_.is_root());
   return out;
@@ -388,6 +405,7 @@ void Trainer::save(const TrainingProgress& progress, const std::string& reason) 
   nlohmann::json info =
       checkpoint_info(progress, model_identity(config_, train_.num_classes(), in_channels_),
                       config_, comm_.size(), reason);
+  info["threads_per_rank"] = at::get_num_threads();
   // The weights' own fingerprint (not the files'): equal runs give equal values.
   std::vector<torch::Tensor> tensors = net_params_;
   for (const auto& b : net_->buffers()) tensors.push_back(b);
@@ -531,6 +549,7 @@ TrainingProgress Trainer::restore() {
       note("resuming from " + where + " (epoch " + std::to_string(progress.epoch) + ", step " +
            std::to_string(progress.step) + ", written by " +
            std::to_string(entry->info.value("world_size", 0)) + " rank(s))");
+      note_changed_shape(entry->info);
       found = torch::tensor({int64_t{1}, progress.epoch, progress.step, progress.global_step,
                              progress.idle_batches, int64_t{0}},
                             torch::kInt64);
@@ -569,6 +588,23 @@ TrainingProgress Trainer::restore() {
                     "train.batch_size changed)");
   }
   return progress;
+}
+
+void Trainer::note_changed_shape(const nlohmann::json& info) const {
+  const int64_t ranks = info.value("world_size", int64_t{0});
+  const int64_t threads = info.value("threads_per_rank", int64_t{0});  // 0: an older checkpoint
+  const bool other_ranks = ranks != comm_.size();
+  const bool other_threads = threads > 0 && threads != at::get_num_threads();
+  if (!other_ranks && !other_threads) return;
+  auto shape = [](int64_t r, int64_t t) {
+    return std::to_string(r) + " rank(s) x " + (t > 0 ? std::to_string(t) : "?") +
+           " thread(s) per rank";
+  };
+  note("the checkpoint was written by " + shape(ranks, threads) + ", this run has " +
+       shape(comm_.size(), at::get_num_threads()) +
+       ": training continues from the same state but not bit-identically to a run that did not "
+       "stop (float32 products and sums round differently when the work is split otherwise). "
+       "Evaluation results do not depend on either");
 }
 
 std::vector<EpochMetrics> Trainer::run() {

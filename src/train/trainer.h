@@ -128,6 +128,8 @@ class Trainer {
   // For messages: the newest checkpoint this run wrote, else the one it resumed from (rank 0).
   std::string last_good_checkpoint() const;
   TrainingProgress restore();
+  // Rank 0's note when the checkpoint's ranks or threads per rank differ from this run's.
+  void note_changed_shape(const nlohmann::json& info) const;
   void broadcast_parameters();
   void broadcast_optimizer_state();
   std::vector<EpochMetrics> earlier_metrics(int64_t before_epoch);

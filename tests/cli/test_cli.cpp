@@ -71,6 +71,31 @@ BOOST_AUTO_TEST_CASE(dry_run_prints_resolved_config_and_trains_nothing) {
   BOOST_TEST(!std::filesystem::exists(out));
 }
 
+// A resume under other threads per rank (Slurm may requeue a job onto other CPUs) continues, and
+// says that it is not bit-identical to a run that did not stop; under the same shape it says nothing.
+BOOST_AUTO_TEST_CASE(resume_with_other_threads_per_rank_is_announced) {
+  const std::string out = (dir.path() / "run").string();
+  const std::string config = write_config(valid());
+  const auto first = run_command(nsl_dist() + " train --quiet --config " + config +
+                                 " --set train.threads_per_rank=1 --out " + out);
+  BOOST_TEST_REQUIRE(first.exit_code == 0, first.output);
+  const auto same = run_command(nsl_dist() + " train --config " + config +
+                                " --set train.threads_per_rank=1 --set train.epochs=2 --resume auto"
+                                " --out " + out);
+  BOOST_TEST_REQUIRE(same.exit_code == 0, same.output);
+  BOOST_TEST(contains(same.output, "resuming from"), same.output);
+  BOOST_TEST(!contains(same.output, "not bit-identically"), same.output);
+  const auto other = run_command(nsl_dist() + " train --config " + config +
+                                 " --set train.threads_per_rank=2 --set train.epochs=3 --resume auto"
+                                 " --out " + out);
+  BOOST_TEST_REQUIRE(other.exit_code == 0, other.output);
+  BOOST_TEST(contains(other.output,
+                      "the checkpoint was written by 1 rank(s) x 1 thread(s) per rank, this run has "
+                      "1 rank(s) x 2 thread(s) per rank: training continues from the same state but "
+                      "not bit-identically"),
+             other.output);
+}
+
 BOOST_AUTO_TEST_CASE(dry_run_detects_a_corrupt_shard) {
   const auto shard = std::filesystem::path(data) / "train-00001.h5";
   BOOST_REQUIRE(std::filesystem::exists(shard));

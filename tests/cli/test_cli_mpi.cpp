@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 #include "cli/cli_support.h"
 
@@ -86,6 +88,53 @@ BOOST_AUTO_TEST_CASE(mpirun_two_ranks_trains_end_to_end) {
     BOOST_TEST_REQUIRE(a.contains(key), key);
     BOOST_TEST(a.at(key) == b.at(key), key << ": " << a.at(key) << " vs " << b.at(key));
     BOOST_TEST(a.at(key) == trained.at(key), key << ": " << a.at(key) << " vs " << trained.at(key));
+  }
+}
+
+// `nsl_dist eval --json` of one checkpoint with 1 and 2 ranks x 1 and 2 threads per rank: the same
+// file, byte for byte. ctest sets OPENBLAS_CORETYPE=Haswell where the CPU has AVX2 and FMA: there,
+// before the evaluation computed its products in fixed single-threaded pieces, the threads changed
+// Recall@1 and MAP@R of this run.
+BOOST_AUTO_TEST_CASE(evaluation_identical_for_any_ranks_and_threads) {
+  ScratchDir dir("cli_mpi_threads");
+  const std::string data = (dir.path() / "data").string();
+  make_dataset(data);
+  const std::string out = (dir.path() / "run").string();
+  const auto r = run_command(mpirun(2) + nsl_dist() + " train --quiet --config " +
+                             NSL_SOURCE_DIR + "/configs/tiny.yaml --set data.path=" + data +
+                             " --out " + out);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.output);
+  auto read_file = [](const std::string& path) {
+    std::ifstream f(path);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+  std::string first, first_name;
+  for (int ranks : {1, 2}) {
+    for (int threads : {1, 2}) {
+      const std::string name = std::to_string(ranks) + " rank(s) x " + std::to_string(threads) +
+                               " thread(s)";
+      const std::string json =
+          (dir.path() / ("eval_" + std::to_string(ranks) + "x" + std::to_string(threads) + ".json"))
+              .string();
+      const auto e = run_command((ranks > 1 ? mpirun(ranks) : std::string()) + nsl_dist() +
+                                 " eval --checkpoint " + out + " --json " + json +
+                                 " --set train.threads_per_rank=" + std::to_string(threads));
+      BOOST_TEST_REQUIRE(e.exit_code == 0, name << ": " << e.output);
+      const std::string text = read_file(json);
+      BOOST_TEST_REQUIRE(contains(text, "recall@1"), text);
+      if (first.empty()) {
+        first = text;
+        first_name = name;
+      } else {
+        BOOST_TEST(text == first, name << " vs " << first_name << ":\n" << text << "\n" << first);
+      }
+    }
+  }
+  // And the training run's own evaluation of that checkpoint (2 ranks x 1 thread).
+  const auto trained = nlohmann::json::parse(line_of_epoch(out, 2));
+  const auto evaluated = nlohmann::json::parse(first);
+  for (const char* key : {"recall@1", "recall@8", "map@r", "r_precision", "nmi"}) {
+    BOOST_TEST(evaluated.at(key) == trained.at(key), key);
   }
 }
 

@@ -258,3 +258,105 @@ BOOST_AUTO_TEST_CASE(nan_loss_on_one_rank_stops_every_rank_naming_it) {
     std::filesystem::remove_all(data);
   }
 }
+
+// SyncBatchNorm2d on two ranks, each with half of a batch, against one SyncBatchNorm2d and LibTorch's
+// own batch norm (float64) on the whole batch: outputs, input gradients, the summed parameter
+// gradients and running statistics identical on both ranks.
+BOOST_AUTO_TEST_CASE(sync_batch_norm_on_two_halves_matches_the_whole_batch) {
+  torch::manual_seed(21);  // the same tensors on both ranks
+  const int64_t c = 6;
+  const torch::Tensor x = torch::randn({8, c, 5, 4}) * 2.0 - 0.5;
+  const torch::Tensor dy = torch::randn({8, c, 5, 4});
+  const torch::Tensor w0 = torch::rand({c}) + 0.5, b0 = torch::randn({c});
+  auto make = [&] {
+    nsl::SyncBatchNorm2d bn(c);
+    torch::NoGradGuard no_grad;
+    bn->weight.copy_(w0);
+    bn->bias.copy_(b0);
+    return bn;
+  };
+  const int64_t half = 4, r = world().rank();
+  nsl::SyncBatchNorm2d dist = make();
+  dist->set_communicator(&world());
+  torch::Tensor xin = x.slice(0, r * half, (r + 1) * half).clone().requires_grad_(true);
+  dist->forward(xin).backward(dy.slice(0, r * half, (r + 1) * half));
+  const torch::Tensor dx = world().all_gather_rows(xin.grad().contiguous());
+  torch::Tensor dw = dist->weight.grad().clone(), db = dist->bias.grad().clone();
+  world().all_reduce(dw, nsl::ReduceOp::kSum);  // what the gradient all-reduce does
+  world().all_reduce(db, nsl::ReduceOp::kSum);
+
+  nsl::SyncBatchNorm2d whole = make();
+  torch::Tensor xall = x.clone().requires_grad_(true);
+  const torch::Tensor y_whole = whole->forward(xall);
+  y_whole.backward(dy);
+  torch::Tensor x64 = x.to(torch::kFloat64).requires_grad_(true);
+  torch::Tensor rm = torch::zeros({c}, torch::kFloat64), rv = torch::ones({c}, torch::kFloat64);
+  torch::batch_norm(x64, w0.to(torch::kFloat64), b0.to(torch::kFloat64), rm, rv, true, 0.1, 1e-5,
+                    false)
+      .backward(dy.to(torch::kFloat64));
+
+  auto diff = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+  };
+  BOOST_TEST(diff(dx, xall.grad()) < 1e-6);
+  BOOST_TEST(diff(dx, x64.grad()) < 1e-5);
+  BOOST_TEST(diff(dw, whole->weight.grad()) < 1e-4);
+  BOOST_TEST(diff(db, whole->bias.grad()) < 1e-4);
+  BOOST_TEST(diff(dist->running_mean, rm) < 1e-6);
+  BOOST_TEST(diff(dist->running_var, rv) < 1e-5);
+  // The running statistics are bit-identical on both ranks.
+  for (torch::Tensor t : {dist->running_mean, dist->running_var}) {
+    torch::Tensor root = t.clone();
+    world().broadcast(root, 0);
+    BOOST_TEST(torch::equal(root, t));
+  }
+}
+
+// ResNet backbones with trainable and frozen BatchNorm: two ranks train two epochs with the same
+// per-step losses as one process on the same global batches, and their replicas (BatchNorm running
+// statistics included) stay bit-identical.
+BOOST_AUTO_TEST_CASE(resnet_batch_norm_trains_like_one_process) {
+  const std::string data = shared_dataset();
+  for (const char* backbone : {"model.backbone=resnet18", "model.backbone=resnet50"}) {
+    for (const char* freeze : {"model.freeze_bn=false", "model.freeze_bn=true"}) {
+      BOOST_TEST_CONTEXT(backbone << " " << freeze) {
+        const nsl::Config cfg = nsl::parse_config(
+            nsl::to_yaml(config_for(data)),
+            {backbone, freeze, "train.epochs=2", "train.max_steps_per_epoch=3", "train.lr=0.001"});
+        auto train = [&](nsl::Communicator& comm, torch::Tensor* running_mean) {
+          const auto source = nsl::make_train_source(cfg, comm.rank(), comm.size());
+          nsl::ShardEvalSource test(cfg.data.path, "test", comm.rank(), comm.size());
+          nsl::TrainerOptions opts;
+          opts.show_progress = false;
+          nsl::Trainer trainer(cfg, comm, *source, test, 1, opts);
+          std::vector<double> out;
+          for (int64_t epoch = 1; epoch <= 2; ++epoch) {
+            trainer.begin_epoch(epoch);
+            for (int64_t s = 0; s < trainer.steps_per_epoch(); ++s)
+              out.push_back(trainer.train_step());
+            trainer.check_replicas();  // throws when any rank's weights or buffers differ
+          }
+          for (const auto& b : trainer.net()->named_buffers()) {
+            if (b.key() == "backbone.layer4.1.bn2.running_mean" ||
+                b.key() == "backbone.layer4.2.bn3.running_mean")
+              *running_mean = b.value().clone();
+          }
+          return out;
+        };
+        nsl::LocalCommunicator single;
+        torch::Tensor rm_single, rm_dist;
+        const auto reference = train(single, &rm_single);
+        const auto distributed = train(world(), &rm_dist);
+        BOOST_TEST_REQUIRE(distributed.size() == 6u);
+        for (size_t i = 0; i < reference.size(); ++i) {
+          BOOST_TEST_INFO("step " << i + 1 << " rank " << world().rank());
+          BOOST_TEST(distributed[i] == reference[i], boost::test_tools::tolerance(1e-4));
+        }
+        BOOST_TEST_REQUIRE(rm_single.defined());
+        BOOST_TEST((rm_single - rm_dist).abs().max().item<float>() < 1e-4f);
+      }
+    }
+  }
+  world().barrier();
+  if (world().rank() == 0) std::filesystem::remove_all(data);
+}
