@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "common/fixed_split.h"
 #include "data/dataset_info.h"
 #include "dist/make_communicator.h"
 #include "launch/commands.h"
@@ -43,6 +44,19 @@ std::string blas_line() {
   if (pos == std::string::npos) return "unknown";
   const auto end = config.find_first_of(",\n", pos);
   return config.substr(pos + 10, end - pos - 10);
+}
+
+// Whether the evaluation's fixed-tile products (common/fixed_split.h) give the same bits with one
+// thread and with `threads`: they do when the BLAS is single-threaded inside LibTorch's OpenMP
+// regions (an OpenMP BLAS on LibTorch's OpenMP runtime).
+bool fixed_products_thread_independent(int64_t threads) {
+  torch::manual_seed(0);
+  const auto a = torch::randn({277, 512});
+  const auto b = torch::randn({3000, 512});
+  torch::set_num_threads(1);
+  const auto one = matmul_nt_fixed(a, b);
+  torch::set_num_threads(static_cast<int>(threads));
+  return torch::equal(one, matmul_nt_fixed(a, b));
 }
 
 int local_ranks_from_env() {
@@ -88,6 +102,19 @@ int run_info(const InfoArgs& args) {
         "WARNING: matrix products run at %.1f GFLOP/s, below %.0f: LibTorch is probably using "
         "the reference BLAS. Install an optimised one: apt-get install libopenblas0-openmp\n",
         gflops, kLowGflops);
+  }
+  if (threads > 1) {
+    const bool same = fixed_products_thread_independent(threads);
+    std::printf("evaluation      %s\n",
+                same ? "thread-independent (fixed-tile products: same bits with 1 and N threads)"
+                     : "NOT thread-independent on this installation");
+    if (!same) {
+      std::printf(
+          "WARNING: with this BLAS the evaluation's numbers depend on train.threads_per_rank: its "
+          "products are not single-threaded inside LibTorch's OpenMP regions. Use an OpenMP BLAS "
+          "on LibTorch's OpenMP runtime (Debian: libopenblas0-openmp), or evaluate with "
+          "--set train.threads_per_rank=1\n");
+    }
   }
   return 0;
 }

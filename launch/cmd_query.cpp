@@ -66,7 +66,7 @@ std::string locate_image(const std::string& image, const EmbeddingFile& f) {
 // S x S, RGB or gray), transformed like the evaluation batches (data.eval_resize_ratio), through
 // the network.
 torch::Tensor embed_query_images(EmbeddingNet& net, const std::vector<std::string>& files,
-                           const EmbeddingFile& f, double eval_resize_ratio) {
+                                 const EmbeddingFile& f, double eval_resize_ratio) {
   const int64_t s = f.image_size, c = f.channels;
   torch::Tensor pixels = torch::empty({static_cast<int64_t>(files.size()), s, s, c}, torch::kUInt8);
   for (size_t i = 0; i < files.size(); ++i) {
@@ -203,7 +203,8 @@ int run_query(const QueryArgs& args) {
     std::vector<std::string> files;
     for (const std::string& image : args.images) files.push_back(locate_image(image, f));
     auto t0 = Clock::now();
-    const torch::Tensor queries = embed_query_images(m.net, files, f, m.config.data.eval_resize_ratio);
+    const torch::Tensor queries =
+        embed_query_images(m.net, files, f, m.config.data.eval_resize_ratio);
     const double embed_ms = ms_since(t0);
     t0 = Clock::now();
     const Neighbours found =

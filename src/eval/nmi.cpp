@@ -48,7 +48,8 @@ double uniform01(uint64_t seed, uint64_t draw) {
 
 // Squared distances [rows, k] of the points `rows` to the centres.
 torch::Tensor sq_distances(const torch::Tensor& rows, const torch::Tensor& centres) {
-  return (rows.pow(2).sum(1, true) + centres.pow(2).sum(1).unsqueeze(0) - 2.0 * torch::mm(rows, centres.t()))
+  return (rows.pow(2).sum(1, true) + centres.pow(2).sum(1).unsqueeze(0) -
+          2.0 * torch::mm(rows, centres.t()))
       .clamp_min(0.0);
 }
 
@@ -82,7 +83,8 @@ torch::Tensor distances_to(const torch::Tensor& x, const torch::Tensor& centre) 
   for_each_piece(row_pieces(n), [&](int64_t p) {
     const int64_t begin = p * kPieceRows;
     const int64_t end = std::min(n, begin + kPieceRows);
-    d.slice(0, begin, end).copy_(sq_distances(x.slice(0, begin, end), centre.unsqueeze(0)).squeeze(1));
+    d.slice(0, begin, end)
+        .copy_(sq_distances(x.slice(0, begin, end), centre.unsqueeze(0)).squeeze(1));
   });
   return d;
 }

@@ -16,7 +16,9 @@ torch::Tensor channel_sums(const torch::Tensor& x) {
 
 // The communicator travels through the autograd context as an integer (IValues hold no pointers);
 // it outlives every graph built with it (the trainer owns both).
-int64_t handle_of(Communicator* comm) { return static_cast<int64_t>(reinterpret_cast<intptr_t>(comm)); }
+int64_t handle_of(Communicator* comm) {
+  return static_cast<int64_t>(reinterpret_cast<intptr_t>(comm));
+}
 Communicator* comm_of(int64_t handle) {
   return reinterpret_cast<Communicator*>(static_cast<intptr_t>(handle));
 }
@@ -30,8 +32,8 @@ class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunc
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias,
-                               const torch::Tensor& mean, const torch::Tensor& invstd,
-                               double count, int64_t comm) {
+                               const torch::Tensor& mean, const torch::Tensor& invstd, double count,
+                               int64_t comm) {
     ctx->save_for_backward({x, weight, mean, invstd});
     ctx->saved_data["count"] = count;
     ctx->saved_data["comm"] = comm;
@@ -89,8 +91,8 @@ torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& x) {
   if (x.dim() != 4 || x.size(1) != weight.size(0)) {
     throw std::invalid_argument("SyncBatchNorm2d: input [n, " + std::to_string(weight.size(0)) +
                                 ", h, w] expected, got " + std::to_string(x.dim()) +
-                                " dimensions with " +
-                                std::to_string(x.dim() > 1 ? x.size(1) : 0) + " channels");
+                                " dimensions with " + std::to_string(x.dim() > 1 ? x.size(1) : 0) +
+                                " channels");
   }
   if (!is_training()) {
     return torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/false,
@@ -98,13 +100,15 @@ torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& x) {
   }
   const int64_t c = x.size(1);
   const torch::Tensor xd = x.detach();
-  const torch::Tensor local =
-      torch::cat({channel_sums(xd), channel_sums(xd * xd),
-                  torch::full({1}, static_cast<double>(x.numel() / c), torch::TensorOptions()
-                                                                            .dtype(torch::kFloat64)
-                                                                            .device(x.device()))});
-  const torch::Tensor total = sum_in_rank_order(comm_, local);
-  const double count = total[2 * c].item<double>();
+  // Two passes (mean, then squared deviations from it), each one all-reduce: E[x^2] - E[x]^2
+  // cancels catastrophically when a channel's spread is small next to its mean (deep layers with
+  // few values per channel), and would turn rounding differences into visible ones.
+  const torch::Tensor first = sum_in_rank_order(
+      comm_,
+      torch::cat({channel_sums(xd),
+                  torch::full({1}, static_cast<double>(x.numel() / c),
+                              torch::TensorOptions().dtype(torch::kFloat64).device(x.device()))}));
+  const double count = first[c].item<double>();
   if (count <= 1.0) {
     throw std::invalid_argument(
         "SyncBatchNorm2d: training needs more than one value per channel over the global batch "
@@ -112,9 +116,10 @@ torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& x) {
         std::to_string(static_cast<int64_t>(count)) +
         "); use a larger train.batch_size or larger images, or model.freeze_bn: true");
   }
-  const torch::Tensor mean64 = total.slice(0, 0, c) / count;
-  const torch::Tensor var64 = (total.slice(0, c, 2 * c) / count - mean64 * mean64).clamp_min(0.0);
+  const torch::Tensor mean64 = first.slice(0, 0, c) / count;
   const torch::Tensor mean = mean64.to(x.scalar_type());
+  const torch::Tensor centred = xd - per_channel(mean);
+  const torch::Tensor var64 = sum_in_rank_order(comm_, channel_sums(centred * centred)) / count;
   const torch::Tensor invstd = (var64 + eps_).rsqrt().to(x.scalar_type());
   {
     torch::NoGradGuard no_grad;

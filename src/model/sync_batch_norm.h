@@ -2,7 +2,8 @@
 // BatchNorm2d whose training statistics are those of the global batch.
 //
 // In training mode each rank sums its part of the batch per channel (per-image sums over height and
-// width in float32, then over the images in float64), every rank's row of sums is all-reduced
+// width in float32, then over the images in float64): first the values, for the mean, then the
+// squared deviations from that mean, for the variance. Every rank's row of sums is all-reduced
 // exactly (each entry has one non-zero term) and the rows are added in rank order on every rank. So
 // every rank normalises with the same mean and variance, updates the same running statistics (the
 // replica check covers them), and the result does not depend on how the global batch is split

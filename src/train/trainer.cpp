@@ -187,10 +187,9 @@ Trainer::ForwardResult Trainer::forward_loss(const Batch& batch) {
   // even on an empty share of the batch.
   const bool sync_bn = net_->syncs_batch_norm();
   if (n == 0 && !global && !sync_bn) return out;
-  torch::Tensor unit =
-      n > 0 || sync_bn
-          ? net_->forward(on_device(batch.images)).unit
-          : torch::empty({0, config_.model.embedding_dim}, torch::TensorOptions(device_));
+  torch::Tensor unit = n > 0 || sync_bn ? net_->forward(on_device(batch.images)).unit
+                                        : torch::empty({0, config_.model.embedding_dim},
+                                                       torch::TensorOptions(device_));
   const torch::Tensor own_rows = unit;
   if (n == 0 && !global) {
     out.objective = own_rows.sum() * 0.0;
@@ -211,8 +210,9 @@ Trainer::ForwardResult Trainer::forward_loss(const Batch& batch) {
   // A loss without a gradient path on this rank would skip the BatchNorm backward collectives.
   if (sync_bn && (!out.objective.defined() || !out.objective.requires_grad()) &&
       own_rows.requires_grad()) {
-    out.objective = (out.objective.defined() ? out.objective : torch::zeros({}, own_rows.options())) +
-                    own_rows.sum() * 0.0;
+    out.objective =
+        (out.objective.defined() ? out.objective : torch::zeros({}, own_rows.options())) +
+        own_rows.sum() * 0.0;
   }
   out.reported = step.reported;
   out.idle = step.active == 0 && (!global || comm_.is_root());

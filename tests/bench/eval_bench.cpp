@@ -87,9 +87,10 @@ void embed_table(int argc, char** argv, int64_t rounds) {
     best_new = std::min(best_new, seconds_since(t));
     diff = (torch::cat(a) - torch::cat(b)).abs().max().item<double>();
   }
-  std::printf("\nEmbedding pass: %lld images %lldx%lld, batches of %lld, small CNN (32, 64, 128), d 64\n",
-              static_cast<long long>(images), static_cast<long long>(size),
-              static_cast<long long>(size), static_cast<long long>(batch));
+  std::printf(
+      "\nEmbedding pass: %lld images %lldx%lld, batches of %lld, small CNN (32, 64, 128), d 64\n",
+      static_cast<long long>(images), static_cast<long long>(size), static_cast<long long>(size),
+      static_cast<long long>(batch));
   std::printf("\n| what | time (s) | images/s | vs before |\n|---|---|---|---|\n");
   std::printf("| whole batches, library threads (before) | %.2f | %.0f | 1.00x |\n", best_old,
               static_cast<double>(images) / best_old);
@@ -163,8 +164,9 @@ int main(int argc, char** argv) {
   std::printf("\n| what | time (s) | vs products | peak RSS (MiB) |\n|---|---|---|---|\n");
   std::printf("| matrix products alone, library threads (%.0f GFLOP/s) | %.2f | 1.00x | |\n",
               flops / best_mm / 1e9, best_mm);
-  std::printf("| matrix products alone, fixed single-threaded tiles (%.0f GFLOP/s) | %.2f | %.2fx | |\n",
-              flops / best_fixed / 1e9, best_fixed, best_fixed / best_mm);
+  std::printf(
+      "| matrix products alone, fixed single-threaded tiles (%.0f GFLOP/s) | %.2f | %.2fx | |\n",
+      flops / best_fixed / 1e9, best_fixed, best_fixed / best_mm);
   std::printf(
       "| Recall@1/10/100/1000 + MAP@R + R-Precision | %.2f | %.2fx | %.0f (%.0f before) |\n",
       best_eval, best_eval / best_mm, peak_mib, base_mib);

@@ -1,7 +1,7 @@
 // The cost of synchronised BatchNorm per training step of a ResNet-18: for each of its 20 BatchNorm
 // layers at the activation shape of a batch of --batch images of --image-size pixels per rank,
 // forward + backward of LibTorch's BatchNorm2d (each rank's own statistics: what ran before issue
-// 17) and of SyncBatchNorm2d over the job's ranks (global statistics, two small all-reduces per
+// 17) and of SyncBatchNorm2d over the job's ranks (global statistics, three small all-reduces per
 // layer). Next to them the whole ResNet-18 forward + backward (SyncBatchNorm2d) on the same batch,
 // so the difference reads as a share of a step. Run under mpirun (1 or 2 ranks); rank 0 prints a
 // table; asserts nothing.

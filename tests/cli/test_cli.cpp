@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "cli/cli_support.h"
 
@@ -72,7 +73,8 @@ BOOST_AUTO_TEST_CASE(dry_run_prints_resolved_config_and_trains_nothing) {
 }
 
 // A resume under other threads per rank (Slurm may requeue a job onto other CPUs) continues, and
-// says that it is not bit-identical to a run that did not stop; under the same shape it says nothing.
+// says that it is not bit-identical to a run that did not stop; under the same shape it says
+// nothing.
 BOOST_AUTO_TEST_CASE(resume_with_other_threads_per_rank_is_announced) {
   const std::string out = (dir.path() / "run").string();
   const std::string config = write_config(valid());
@@ -81,19 +83,23 @@ BOOST_AUTO_TEST_CASE(resume_with_other_threads_per_rank_is_announced) {
   BOOST_TEST_REQUIRE(first.exit_code == 0, first.output);
   const auto same = run_command(nsl_dist() + " train --config " + config +
                                 " --set train.threads_per_rank=1 --set train.epochs=2 --resume auto"
-                                " --out " + out);
+                                " --out " +
+                                out);
   BOOST_TEST_REQUIRE(same.exit_code == 0, same.output);
   BOOST_TEST(contains(same.output, "resuming from"), same.output);
   BOOST_TEST(!contains(same.output, "not bit-identically"), same.output);
-  const auto other = run_command(nsl_dist() + " train --config " + config +
-                                 " --set train.threads_per_rank=2 --set train.epochs=3 --resume auto"
-                                 " --out " + out);
+  const auto other =
+      run_command(nsl_dist() + " train --config " + config +
+                  " --set train.threads_per_rank=2 --set train.epochs=3 --resume auto"
+                  " --out " +
+                  out);
   BOOST_TEST_REQUIRE(other.exit_code == 0, other.output);
-  BOOST_TEST(contains(other.output,
-                      "the checkpoint was written by 1 rank(s) x 1 thread(s) per rank, this run has "
-                      "1 rank(s) x 2 thread(s) per rank: training continues from the same state but "
-                      "not bit-identically"),
-             other.output);
+  BOOST_TEST(
+      contains(other.output,
+               "the checkpoint was written by 1 rank(s) x 1 thread(s) per rank, this run has "
+               "1 rank(s) x 2 thread(s) per rank: training continues from the same state but "
+               "not bit-identically"),
+      other.output);
 }
 
 BOOST_AUTO_TEST_CASE(dry_run_detects_a_corrupt_shard) {
@@ -145,6 +151,10 @@ BOOST_AUTO_TEST_CASE(info_reports_versions_and_gemm_rate) {
   BOOST_TEST(r.exit_code == 0, r.output);
   for (const char* part : {"LibTorch", "1.13", "MPI", "HDF5", "NCCL", "GFLOP/s", "threads/rank"}) {
     BOOST_TEST(contains(r.output, part), part << "\n" << r.output);
+  }
+  // With 2 threads or more the self-check of the evaluation's products runs.
+  if (std::thread::hardware_concurrency() >= 2) {
+    BOOST_TEST(contains(r.output, "evaluation      thread-independent"), r.output);
   }
 }
 

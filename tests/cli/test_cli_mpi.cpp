@@ -100,9 +100,8 @@ BOOST_AUTO_TEST_CASE(evaluation_identical_for_any_ranks_and_threads) {
   const std::string data = (dir.path() / "data").string();
   make_dataset(data);
   const std::string out = (dir.path() / "run").string();
-  const auto r = run_command(mpirun(2) + nsl_dist() + " train --quiet --config " +
-                             NSL_SOURCE_DIR + "/configs/tiny.yaml --set data.path=" + data +
-                             " --out " + out);
+  const auto r = run_command(mpirun(2) + nsl_dist() + " train --quiet --config " + NSL_SOURCE_DIR +
+                             "/configs/tiny.yaml --set data.path=" + data + " --out " + out);
   BOOST_TEST_REQUIRE(r.exit_code == 0, r.output);
   auto read_file = [](const std::string& path) {
     std::ifstream f(path);
@@ -111,8 +110,8 @@ BOOST_AUTO_TEST_CASE(evaluation_identical_for_any_ranks_and_threads) {
   std::string first, first_name;
   for (int ranks : {1, 2}) {
     for (int threads : {1, 2}) {
-      const std::string name = std::to_string(ranks) + " rank(s) x " + std::to_string(threads) +
-                               " thread(s)";
+      const std::string name =
+          std::to_string(ranks) + " rank(s) x " + std::to_string(threads) + " thread(s)";
       const std::string json =
           (dir.path() / ("eval_" + std::to_string(ranks) + "x" + std::to_string(threads) + ".json"))
               .string();

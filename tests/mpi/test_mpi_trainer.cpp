@@ -259,9 +259,9 @@ BOOST_AUTO_TEST_CASE(nan_loss_on_one_rank_stops_every_rank_naming_it) {
   }
 }
 
-// SyncBatchNorm2d on two ranks, each with half of a batch, against one SyncBatchNorm2d and LibTorch's
-// own batch norm (float64) on the whole batch: outputs, input gradients, the summed parameter
-// gradients and running statistics identical on both ranks.
+// SyncBatchNorm2d on two ranks, each with half of a batch, against one SyncBatchNorm2d and
+// LibTorch's own batch norm (float64) on the whole batch: outputs, input gradients, the summed
+// parameter gradients and running statistics identical on both ranks.
 BOOST_AUTO_TEST_CASE(sync_batch_norm_on_two_halves_matches_the_whole_batch) {
   torch::manual_seed(21);  // the same tensors on both ranks
   const int64_t c = 6;
@@ -314,7 +314,17 @@ BOOST_AUTO_TEST_CASE(sync_batch_norm_on_two_halves_matches_the_whole_batch) {
 
 // ResNet backbones with trainable and frozen BatchNorm: two ranks train two epochs with the same
 // per-step losses as one process on the same global batches, and their replicas (BatchNorm running
-// statistics included) stay bit-identical.
+// statistics included) stay bit-identical. With each rank's own batch statistics (the code before
+// issue 17) the replica check fails at the end of the first epoch.
+//
+// The learning rate is small on purpose. On randomly initialised ResNets over tiny synthetic images
+// many channels are nearly constant across the batch, and trainable BatchNorm divides by their
+// spread: the float32 rounding in which one process and two ranks differ (the order of the
+// cross-rank gradient sum; 1x1 convolutions, whose GEMM blocking depends on the batch size) grows
+// by about 10x per step at lr 1e-3 (resnet18: 1e-6 after 3 steps, 7e-3 after 6). ResNet-50's
+// bottlenecks put that 1x1 rounding (about 1e-7) in the forward pass, where it is amplified to
+// about 6e-6 in the first loss and to 1e-2 within a step; so for resnet50 with trainable BatchNorm
+// only the first step, on identical weights, is compared with one process.
 BOOST_AUTO_TEST_CASE(resnet_batch_norm_trains_like_one_process) {
   const std::string data = shared_dataset();
   for (const char* backbone : {"model.backbone=resnet18", "model.backbone=resnet50"}) {
@@ -322,38 +332,56 @@ BOOST_AUTO_TEST_CASE(resnet_batch_norm_trains_like_one_process) {
       BOOST_TEST_CONTEXT(backbone << " " << freeze) {
         const nsl::Config cfg = nsl::parse_config(
             nsl::to_yaml(config_for(data)),
-            {backbone, freeze, "train.epochs=2", "train.max_steps_per_epoch=3", "train.lr=0.001"});
-        auto train = [&](nsl::Communicator& comm, torch::Tensor* running_mean) {
+            {backbone, freeze, "train.epochs=2", "train.max_steps_per_epoch=3", "train.lr=1e-5"});
+        // The loss of every step, and a late BatchNorm's running mean after the first step and at
+        // the end.
+        struct Run {
+          std::vector<double> losses;
+          torch::Tensor running_mean_first, running_mean_last;
+        };
+        auto running_mean = [](nsl::Trainer& trainer) {
+          for (const auto& b : trainer.net()->named_buffers()) {
+            if (b.key() == "backbone.layer4.1.bn2.running_mean") return b.value().clone();
+          }
+          return torch::Tensor();
+        };
+        auto train = [&](nsl::Communicator& comm) {
           const auto source = nsl::make_train_source(cfg, comm.rank(), comm.size());
           nsl::ShardEvalSource test(cfg.data.path, "test", comm.rank(), comm.size());
           nsl::TrainerOptions opts;
           opts.show_progress = false;
           nsl::Trainer trainer(cfg, comm, *source, test, 1, opts);
-          std::vector<double> out;
+          Run run;
           for (int64_t epoch = 1; epoch <= 2; ++epoch) {
             trainer.begin_epoch(epoch);
-            for (int64_t s = 0; s < trainer.steps_per_epoch(); ++s)
-              out.push_back(trainer.train_step());
+            for (int64_t s = 0; s < trainer.steps_per_epoch(); ++s) {
+              run.losses.push_back(trainer.train_step());
+              if (run.losses.size() == 1) run.running_mean_first = running_mean(trainer);
+            }
             trainer.check_replicas();  // throws when any rank's weights or buffers differ
           }
-          for (const auto& b : trainer.net()->named_buffers()) {
-            if (b.key() == "backbone.layer4.1.bn2.running_mean" ||
-                b.key() == "backbone.layer4.2.bn3.running_mean")
-              *running_mean = b.value().clone();
-          }
-          return out;
+          run.running_mean_last = running_mean(trainer);
+          return run;
         };
         nsl::LocalCommunicator single;
-        torch::Tensor rm_single, rm_dist;
-        const auto reference = train(single, &rm_single);
-        const auto distributed = train(world(), &rm_dist);
-        BOOST_TEST_REQUIRE(distributed.size() == 6u);
-        for (size_t i = 0; i < reference.size(); ++i) {
+        const Run reference = train(single);
+        const Run distributed = train(world());
+        BOOST_TEST_REQUIRE(distributed.losses.size() == 6u);
+        BOOST_TEST_REQUIRE(reference.running_mean_first.defined());
+        const bool whole_run = std::string(backbone) == "model.backbone=resnet18" ||
+                               std::string(freeze) == "model.freeze_bn=true";
+        const size_t compared = whole_run ? reference.losses.size() : 1;
+        for (size_t i = 0; i < compared; ++i) {
           BOOST_TEST_INFO("step " << i + 1 << " rank " << world().rank());
-          BOOST_TEST(distributed[i] == reference[i], boost::test_tools::tolerance(1e-4));
+          BOOST_TEST(distributed.losses[i] == reference.losses[i],
+                     boost::test_tools::tolerance(1e-4));
         }
-        BOOST_TEST_REQUIRE(rm_single.defined());
-        BOOST_TEST((rm_single - rm_dist).abs().max().item<float>() < 1e-4f);
+        const torch::Tensor& a =
+            whole_run ? reference.running_mean_last : reference.running_mean_first;
+        const torch::Tensor& b =
+            whole_run ? distributed.running_mean_last : distributed.running_mean_first;
+        BOOST_TEST((a - b).abs().max().item<float>() <=
+                   1e-4f * (1.0f + a.abs().max().item<float>()));
       }
     }
   }

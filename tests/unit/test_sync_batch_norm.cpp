@@ -3,9 +3,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <set>
-#include <vector>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "model/resnet.h"
 #include "model/sync_batch_norm.h"
@@ -70,8 +70,8 @@ BOOST_AUTO_TEST_CASE(eval_mode_uses_running_statistics) {
   const torch::Tensor y = bn->forward(x);
   // By hand: (x - mean) / sqrt(var + eps) * weight + bias.
   const auto v = [](std::vector<float> l) { return torch::tensor(l).view({1, 3, 1, 1}); };
-  const torch::Tensor ref = (x - v({0.5f, -1.0f, 2.0f})) /
-                                (v({4.0f, 0.25f, 1.0f}) + 1e-5).sqrt() * v({2.0f, 1.0f, -1.0f}) +
+  const torch::Tensor ref = (x - v({0.5f, -1.0f, 2.0f})) / (v({4.0f, 0.25f, 1.0f}) + 1e-5).sqrt() *
+                                v({2.0f, 1.0f, -1.0f}) +
                             v({0.0f, 1.0f, 0.5f});
   BOOST_TEST(max_diff(y, ref) < 1e-6);
   BOOST_TEST(bn->num_batches_tracked.item<int64_t>() == 0);

@@ -73,7 +73,8 @@ BOOST_AUTO_TEST_CASE(fixed_product_matches_float64) {
     BOOST_TEST((got.to(torch::kFloat64) - ref).abs().max().item<double>() < 1e-4);
   }
   BOOST_CHECK_THROW(nsl::matmul_nt_fixed(a, torch::randn({3, 41})), std::invalid_argument);
-  BOOST_TEST(nsl::matmul_nt_fixed(a.slice(0, 0, 0), b).sizes() == torch::IntArrayRef({0, b.size(0)}));
+  BOOST_TEST(nsl::matmul_nt_fixed(a.slice(0, 0, 0), b).sizes() ==
+             torch::IntArrayRef({0, b.size(0)}));
 }
 
 BOOST_AUTO_TEST_CASE(fixed_product_bits_do_not_depend_on_threads) {
