@@ -26,7 +26,12 @@ void add_prep_command(CLI::App& app, PrepArgs& args) {
   cmd->add_option("--on-bad-image", args.on_bad_image, "fail or skip")
       ->check(CLI::IsMember({"fail", "skip"}))
       ->capture_default_str();
-  cmd->add_flag("--quiet", args.quiet, "no progress on stderr");
+  cmd->add_option("--val-alphabets", args.val_alphabets,
+                  "omniglot: also write splits val (N whole background alphabets, evenly spread "
+                  "over the sorted list) and tune_train (the other background alphabets); "
+                  "0: none")
+      ->capture_default_str();
+  cmd->add_flag("--quiet", args.quiet, "no progress on stderr, no list of val alphabets");
 }
 
 int run_prep(const PrepArgs& args) {
@@ -41,7 +46,14 @@ int run_prep(const PrepArgs& args) {
   o.workers = args.workers;
   o.skip_bad_images = args.on_bad_image == "skip";
   o.progress = !args.quiet;
+  o.val_alphabets = args.val_alphabets;
   const PrepResult r = prep_dataset(o);
+
+  if (!r.val_alphabets.empty() && !args.quiet) {
+    std::string names;
+    for (const auto& a : r.val_alphabets) names += (names.empty() ? "" : ", ") + a;
+    std::printf("val alphabets (%zu): %s\n", r.val_alphabets.size(), names.c_str());
+  }
 
   int64_t images = 0;
   for (const auto& [name, split] : r.manifest.splits) {

@@ -48,6 +48,7 @@ struct PrepArgs {
   bool bbox_crop = false;
   int64_t workers = 0;
   std::string on_bad_image = "fail";
+  int64_t val_alphabets = 0;
   bool quiet = false;
 };
 void add_prep_command(CLI::App& app, PrepArgs& args);

@@ -30,6 +30,8 @@ struct PrepList {
   bool has_bboxes = false;
   // Splits whose class ids must agree (In-Shop query and gallery).
   std::vector<std::vector<std::string>> same_class_splits;
+  // Omniglot with --val-alphabets: the background alphabets whose images form split "val".
+  std::vector<std::string> val_alphabets;
 };
 
 }  // namespace nsl

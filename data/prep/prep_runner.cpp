@@ -97,12 +97,13 @@ void validate_prep_options(const PrepOptions& o) {
   if (o.bbox_crop && !prep_dataset_has_bboxes(o.dataset))
     throw ConfigError("--bbox-crop: dataset '" + o.dataset +
                       "' has no bounding boxes (only cub200 and cars196 have)");
+  check_prep_val_alphabets(o.dataset, o.val_alphabets);
 }
 
 PrepResult prep_dataset(const PrepOptions& o) {
   validate_prep_options(o);
   const auto start = std::chrono::steady_clock::now();
-  PrepList list = list_dataset(o.dataset, o.root, o.bbox_crop);
+  PrepList list = list_dataset(o.dataset, o.root, o.bbox_crop, o.val_alphabets);
   if (list.items.empty()) throw DataError("no images listed in '" + o.root + "'");
   check_class_numbers(list.items);
   ClassSets listed;
@@ -157,8 +158,11 @@ PrepResult prep_dataset(const PrepOptions& o) {
       {"resize", "optional bbox crop, then the whole image to image_size^2 with INTER_AREA"},
       {"skipped", skipped_samples},
   };
+  // Only with --val-alphabets, so that the manifest without it stays as it always was.
+  if (!list.val_alphabets.empty()) source["val_alphabets"] = list.val_alphabets;
   writer.set_source(source);
   result.manifest = writer.finalize();
+  result.val_alphabets = list.val_alphabets;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

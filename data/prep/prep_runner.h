@@ -21,16 +21,21 @@ struct PrepOptions {
   int64_t workers = 0;  // 0: hardware concurrency
   bool skip_bad_images = false;
   bool progress = true;  // progress on stderr
+  // omniglot: N > 0 adds splits "val" (N whole background alphabets) and "tune_train" (the other
+  // background alphabets); "train" and "test" are unchanged (converters.h list_omniglot).
+  int64_t val_alphabets = 0;
 };
 
 struct PrepResult {
   Manifest manifest;
   std::vector<std::string> skipped;  // image files skipped as unreadable (--on-bad-image skip)
+  std::vector<std::string> val_alphabets;  // the alphabets of split "val" (val_alphabets > 0)
   int64_t workers = 0;
   double seconds = 0;
 };
 
-// ConfigError for unusable options (unknown dataset, missing root, sizes out of range).
+// ConfigError for unusable options (unknown dataset, missing root, sizes out of range,
+// --val-alphabets on a dataset without alphabets).
 void validate_prep_options(const PrepOptions& options);
 
 // Converts; out is replaced atomically. DataError for bad annotations or (unless skipping) a bad

@@ -43,6 +43,8 @@ void visit_config(Visitor& root, Config& c) {
     s.field("embedding_dim", c.model.embedding_dim);
     s.field("scale", c.model.scale);
     s.field("learn_scale", c.model.learn_scale);
+    s.field("center_embeddings", c.model.center_embeddings);
+    s.field("centering_momentum", c.model.centering_momentum);
   });
   root.section("loss", [&](auto& s) {
     s.field("name", c.loss.name);
@@ -53,6 +55,8 @@ void visit_config(Visitor& root, Config& c) {
       d.field("alpha", c.loss.decorrelation.alpha);
       d.field("lambda", c.loss.decorrelation.lambda);
       d.field("blockwise", c.loss.decorrelation.blockwise);
+      d.field("group_size", c.loss.decorrelation.group_size);
+      d.field("normalize_lambda", c.loss.decorrelation.normalize_lambda);
     });
     s.field("triplet_margin", c.loss.triplet_margin);
     s.field("contrastive_pos_margin", c.loss.contrastive_pos_margin);
@@ -64,6 +68,7 @@ void visit_config(Visitor& root, Config& c) {
       m.field("epsilon", c.loss.multi_similarity.epsilon);
     });
     s.field("proxy_nca_scale", c.loss.proxy_nca_scale);
+    s.field("proxy_nca_pp_scale", c.loss.proxy_nca_pp_scale);
     s.field("proxy_anchor_alpha", c.loss.proxy_anchor_alpha);
     s.field("proxy_anchor_delta", c.loss.proxy_anchor_delta);
     s.field("center_init", c.loss.center_init);
@@ -76,12 +81,18 @@ void visit_config(Visitor& root, Config& c) {
     s.field("lr", c.train.lr);
     s.field("lr_schedule", c.train.lr_schedule);
     s.field("center_lr_mult", c.train.center_lr_mult);
+    s.field("head_lr_mult", c.train.head_lr_mult);
+    s.field("center_optimizer", c.train.center_optimizer);
+    s.field("center_momentum", c.train.center_momentum);
+    s.field("center_update", c.train.center_update);
+    s.field("center_reproject", c.train.center_reproject);
     s.field("weight_decay", c.train.weight_decay);
     s.field("beta1", c.train.beta1);
     s.field("beta2", c.train.beta2);
     s.field("max_steps_per_epoch", c.train.max_steps_per_epoch);
     s.field("freeze_backbone_epochs", c.train.freeze_backbone_epochs);
     s.field("threads_per_rank", c.train.threads_per_rank);
+    s.field("grad_clip_value", c.train.grad_clip_value);
   });
   root.section("eval", [&](auto& s) {
     s.field("recall_k", c.eval.recall_k);
@@ -242,7 +253,7 @@ void validate_config(const Config& c) {
   require(c.model.scale >= 1.0 && c.model.scale <= 128.0, "model.scale", "must be in [1, 128]");
   require_choice(c.loss.name, "loss.name",
                  {"dgcrl", "normalized_softmax", "triplet", "contrastive", "multi_similarity",
-                  "proxy_nca", "proxy_anchor"});
+                  "proxy_nca", "proxy_nca_pp", "proxy_anchor"});
   require_choice(c.loss.ranking, "loss.ranking", {"softmax", "hinge"});
   require_choice(c.loss.center_init, "loss.center_init", {"random", "class_mean"});
   require_choice(c.train.lr_schedule, "train.lr_schedule", {"constant", "cosine"});
@@ -254,6 +265,8 @@ void validate_config(const Config& c) {
   require(c.loss.multi_similarity.alpha > 0.0 && c.loss.multi_similarity.beta > 0.0,
           "loss.multi_similarity", "alpha and beta must be > 0");
   require(c.loss.proxy_nca_scale > 0.0, "loss.proxy_nca_scale", "must be > 0");
+  require(c.loss.proxy_nca_pp_scale > 0.0, "loss.proxy_nca_pp_scale", "must be > 0");
+  require(c.train.grad_clip_value >= 0.0, "train.grad_clip_value", "must be >= 0 (0: off)");
   require(c.loss.proxy_anchor_alpha > 0.0, "loss.proxy_anchor_alpha", "must be > 0");
   require(c.loss.decorrelation.alpha >= 0.0 && c.loss.decorrelation.alpha <= 1.0,
           "loss.decorrelation.alpha", "must be in [0, 1]");
@@ -268,6 +281,18 @@ void validate_config(const Config& c) {
               std::to_string(c.train.pk_images_per_class) + ") with train.sampler: pk");
   require(c.train.lr > 0.0 && std::isfinite(c.train.lr), "train.lr", "must be > 0");
   require(c.train.center_lr_mult > 0.0, "train.center_lr_mult", "must be > 0");
+  require(c.train.head_lr_mult > 0.0, "train.head_lr_mult", "must be > 0");
+  require_choice(c.train.center_optimizer, "train.center_optimizer", {"adamw", "sgd"});
+  require(c.train.center_momentum >= 0.0 && c.train.center_momentum < 1.0, "train.center_momentum",
+          "must be in [0, 1)");
+  require_choice(c.train.center_update, "train.center_update", {"all", "present"});
+  require(c.model.centering_momentum > 0.0 && c.model.centering_momentum <= 1.0,
+          "model.centering_momentum", "must be in (0, 1]");
+  require(c.loss.decorrelation.group_size >= 0, "loss.decorrelation.group_size",
+          "must be >= 0 (0: the embedding dimension)");
+  require(c.loss.decorrelation.group_size <= c.model.embedding_dim, "loss.decorrelation.group_size",
+          "must be at most model.embedding_dim (" + std::to_string(c.model.embedding_dim) +
+              "): more than d centers cannot be orthogonal");
   require(c.train.weight_decay >= 0.0, "train.weight_decay", "must be >= 0");
   require(c.train.beta1 >= 0.0 && c.train.beta1 < 1.0, "train.beta1", "must be in [0, 1)");
   require(c.train.beta2 >= 0.0 && c.train.beta2 < 1.0, "train.beta2", "must be in [0, 1)");

@@ -35,6 +35,13 @@ struct ModelConfig {
   int64_t embedding_dim = 64;
   double scale = 32.0;       // N-S layer scale s
   bool learn_scale = false;  // learn log(s), clamped to [1, 128]
+  // Subtract a running mean of the head's outputs before the N-S layer. The untrained network maps
+  // every image into one narrow cone; removing the common component spreads the embeddings (and
+  // the imprinted centers) over the sphere. The mean is estimated over the training split before
+  // the first step and then follows the global batch's mean with centering_momentum: the same bits
+  // on every rank and for any world size.
+  bool center_embeddings = false;
+  double centering_momentum = 0.1;
 };
 
 struct DecorrelationConfig {
@@ -42,6 +49,10 @@ struct DecorrelationConfig {
   double alpha = 1.0;             // epoch_gs: W <- normalize((1-alpha) C + alpha GS(C))
   double lambda = 0.1;            // iter_gs and inner_product: weight of the penalty
   bool blockwise = true;          // GS in seeded groups of at most d classes when C > d
+  int64_t group_size = 0;         // blockwise: classes per Gram-Schmidt group (0: d), at most d
+  // iter_gs and inner_product: lambda times s / global batch, so that a center's penalty gradient
+  // is on the scale of one sample's pull on its center (false: lambda as written, the v1 form).
+  bool normalize_lambda = true;
 };
 
 struct MultiSimilarityConfig {
@@ -50,7 +61,7 @@ struct MultiSimilarityConfig {
 
 struct LossConfig {
   // dgcrl | normalized_softmax | triplet | contrastive | multi_similarity | proxy_nca |
-  // proxy_anchor
+  // proxy_nca_pp | proxy_anchor
   std::string name = "dgcrl";
   std::string ranking = "softmax";    // dgcrl: softmax | hinge
   double margin = 0.1;                // dgcrl: cosine units
@@ -60,6 +71,7 @@ struct LossConfig {
   double contrastive_neg_margin = 0.5;
   MultiSimilarityConfig multi_similarity;
   double proxy_nca_scale = 3.0;
+  double proxy_nca_pp_scale = 9.0;  // proxy_nca_pp: logits -s ||u - p||^2 (temperature 1 / s)
   double proxy_anchor_alpha = 32.0;
   double proxy_anchor_delta = 0.1;
   // Losses with centers or proxies: "random" (unit Gaussian rows) or "class_mean" (each center the
@@ -75,12 +87,23 @@ struct TrainConfig {
   double lr = 1e-3;
   std::string lr_schedule = "constant";  // constant | cosine (to 0 at the last step)
   double center_lr_mult = 10.0;
+  double head_lr_mult = 1.0;  // the linear head (and a learned scale) against train.lr
+  // Class centers / proxies: adamw (per-row step counts, so rows reset by epoch_gs restart their
+  // bias correction) or sgd with momentum; center_update: all rows every step, or only the rows of
+  // the classes in the global batch; center_reproject: rows back to unit length after each step.
+  std::string center_optimizer = "adamw";
+  double center_momentum = 0.9;
+  std::string center_update = "all";
+  bool center_reproject = false;
   double weight_decay = 1e-4;
   double beta1 = 0.9;
   double beta2 = 0.999;
   int64_t max_steps_per_epoch = 0;     // 0: the whole epoch
   int64_t freeze_backbone_epochs = 0;  // the backbone's weights stay fixed for the first N epochs
   int64_t threads_per_rank = 0;        // 0: cores on the node / ranks on the node
+  // Clamp every gradient element to [-v, v] before the optimizer step (Proxy-Anchor's recipe uses
+  // 10); 0: off. Applied to the all-reduced gradients, so identical on every rank.
+  double grad_clip_value = 0.0;
 };
 
 struct EvalConfig {

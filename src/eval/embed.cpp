@@ -7,11 +7,12 @@
 
 namespace nsl {
 
-torch::Tensor embed_images(EmbeddingNet& net, const torch::Tensor& images) {
+torch::Tensor embed_images(EmbeddingNet& net, const torch::Tensor& images, bool raw) {
   torch::NoGradGuard no_grad;
   const torch::Device device = net->parameters().front().device();
   const torch::Tensor input = images.to(device);
-  if (input.is_cuda()) return net->forward(input).unit;
+  auto pick = [raw](const Embedding& e) { return raw ? e.raw : e.unit; };
+  if (input.is_cuda()) return pick(net->forward(input));
   const int64_t n = input.size(0);
   torch::Tensor out = torch::empty({n, net->dim()}, torch::kFloat32);
   const int64_t pieces = (n + kEmbedPieceImages - 1) / kEmbedPieceImages;
@@ -19,12 +20,12 @@ torch::Tensor embed_images(EmbeddingNet& net, const torch::Tensor& images) {
     torch::NoGradGuard piece_no_grad;  // grad mode is per thread
     const int64_t begin = p * kEmbedPieceImages;
     const int64_t end = std::min(n, begin + kEmbedPieceImages);
-    out.slice(0, begin, end).copy_(net->forward(input.slice(0, begin, end)).unit);
+    out.slice(0, begin, end).copy_(pick(net->forward(input.slice(0, begin, end))));
   });
   return out;
 }
 
-SplitEmbeddings embed_local(EmbeddingNet& net, EvalSource& source, int64_t batch_size) {
+SplitEmbeddings embed_local(EmbeddingNet& net, EvalSource& source, int64_t batch_size, bool raw) {
   torch::NoGradGuard no_grad;
   net->eval();
   std::vector<torch::Tensor> units, labels, indices;
@@ -34,7 +35,7 @@ SplitEmbeddings embed_local(EmbeddingNet& net, EvalSource& source, int64_t batch
     for (int64_t begin = piece_begin; begin < piece_end; begin += batch_size) {
       const int64_t end = std::min(piece_end, begin + batch_size);
       Batch batch = source.slice(begin, end);
-      units.push_back(embed_images(net, batch.images).cpu());
+      units.push_back(embed_images(net, batch.images, raw).cpu());
       labels.push_back(batch.labels);
       indices.push_back(batch.indices);
     }

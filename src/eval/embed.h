@@ -19,10 +19,14 @@ struct SplitEmbeddings {
 // images go through the network in pieces of kEmbedPieceImages, each single-threaded
 // (common/fixed_split.h), so an image's embedding does not depend on the thread count.
 constexpr int64_t kEmbedPieceImages = 8;
-torch::Tensor embed_images(EmbeddingNet& net, const torch::Tensor& images);
+// With `raw`, the head's outputs before centering and normalisation instead (the unit rows are
+// their normalised, centred versions).
+torch::Tensor embed_images(EmbeddingNet& net, const torch::Tensor& images, bool raw = false);
 
 // Batches of at most batch_size that never cross one of the source's pieces.
-SplitEmbeddings embed_local(EmbeddingNet& net, EvalSource& source, int64_t batch_size);
+// `raw`: SplitEmbeddings::unit holds the raw head outputs (see embed_images).
+SplitEmbeddings embed_local(EmbeddingNet& net, EvalSource& source, int64_t batch_size,
+                            bool raw = false);
 SplitEmbeddings gather_embeddings(Communicator& comm, const SplitEmbeddings& local);
 
 }  // namespace nsl

@@ -1,15 +1,17 @@
 #include "loss/decorrelation.h"
 
+#include <algorithm>
+
 #include "loss/gram_schmidt.h"
 #include "model/ns_layer.h"
 
 namespace nsl {
 
 EpochGsResult epoch_gram_schmidt(const torch::Tensor& centers, double alpha, uint64_t seed,
-                                 int64_t epoch, bool blockwise) {
+                                 int64_t epoch, bool blockwise, int64_t group_size) {
   const torch::Tensor w = centers.detach().to(torch::kFloat64);
   const torch::Tensor c_hat = w / w.norm(2, 1, true).clamp_min(1e-300);
-  const auto groups = gram_schmidt_groups(w.size(0), w.size(1), seed, epoch, blockwise);
+  const auto groups = gram_schmidt_groups(w.size(0), w.size(1), seed, epoch, blockwise, group_size);
   const torch::Tensor q = grouped_gram_schmidt(c_hat, groups);
   torch::Tensor mixed = (1.0 - alpha) * c_hat + alpha * q;
   mixed = mixed / mixed.norm(2, 1, true).clamp_min(1e-300);
@@ -18,6 +20,29 @@ EpochGsResult epoch_gram_schmidt(const torch::Tensor& centers, double alpha, uin
   result.changed_rows = (result.centers != centers.detach()).any(1);
   result.groups = static_cast<int64_t>(groups.size());
   return result;
+}
+
+CenterCosines center_cosine_stats(const torch::Tensor& centers) {
+  CenterCosines out;
+  const int64_t rows = std::min<int64_t>(centers.size(0), kCenterCosRows);
+  if (rows < 2) return out;
+  torch::NoGradGuard no_grad;
+  const torch::Tensor w = centers.detach().slice(0, 0, rows).to(torch::kCPU, torch::kFloat64);
+  const torch::Tensor c = w / w.norm(2, 1, true).clamp_min(1e-300);
+  double sum = 0.0, top = 0.0;
+  // Blocks of rows against all rows: memory rows x block, not rows^2.
+  constexpr int64_t kBlock = 1024;
+  for (int64_t r0 = 0; r0 < rows; r0 += kBlock) {
+    const int64_t r1 = std::min(rows, r0 + kBlock);
+    torch::Tensor cos = torch::mm(c.slice(0, r0, r1), c.t()).abs_();
+    const torch::Tensor diagonal = torch::arange(r0, r1, torch::kInt64);
+    cos.index_put_({torch::arange(r1 - r0, torch::kInt64), diagonal}, 0.0);
+    sum += cos.sum().item<double>();
+    top = std::max(top, cos.max().item<double>());
+  }
+  out.mean_abs = sum / (static_cast<double>(rows) * static_cast<double>(rows - 1));
+  out.max_abs = top;
+  return out;
 }
 
 }  // namespace nsl
@@ -30,6 +55,18 @@ torch::Tensor iter_gs_penalty(const torch::Tensor& centers,
   const auto target = grouped_gram_schmidt(c_hat.detach(), groups).to(centers.dtype());
   const double c = static_cast<double>(centers.size(0));
   return lambda / (2.0 * c) * (c_hat - target).pow(2).sum();
+}
+
+double decorrelation_lambda(const std::string& mode, double lambda, bool normalize, double scale,
+                            int64_t global_batch, int64_t classes) {
+  if (!normalize) return lambda;
+  const double per_sample = scale / static_cast<double>(global_batch);
+  const double c = static_cast<double>(classes);
+  // iter_gs_penalty's gradient per center is (lambda' / C)(c_j - t_j); inner_product_penalty's is
+  // 4 lambda' / (C (C - 1)) sum_k (c_j . c_k) c_k.
+  if (mode == "iter_gs") return lambda * per_sample * c;
+  if (mode == "inner_product") return lambda * per_sample * c * (c - 1.0) / 4.0;
+  return lambda;
 }
 
 torch::Tensor inner_product_penalty(const torch::Tensor& centers, double lambda) {

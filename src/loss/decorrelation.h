@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace nsl {
@@ -15,7 +16,16 @@ struct EpochGsResult {
 };
 
 EpochGsResult epoch_gram_schmidt(const torch::Tensor& centers, double alpha, uint64_t seed,
-                                 int64_t epoch, bool blockwise);
+                                 int64_t epoch, bool blockwise, int64_t group_size = 0);
+
+// Mean and max of |cos| between distinct centers (rows), in float64; over the first
+// kCenterCosRows rows when there are more. Both 0 for fewer than two rows.
+constexpr int64_t kCenterCosRows = 16384;
+struct CenterCosines {
+  double mean_abs = 0.0;
+  double max_abs = 0.0;
+};
+CenterCosines center_cosine_stats(const torch::Tensor& centers);
 
 }  // namespace nsl
 
@@ -29,6 +39,19 @@ torch::Tensor iter_gs_penalty(const torch::Tensor& centers,
 
 // inner_product: lambda * mean over i != j of (c_i . c_j)^2, the direct minimisation kept as the
 // ablation baseline. Zero for a single center.
+//
+// loss.decorrelation.normalize_lambda passes these two functions an effective lambda
+// (decorrelation_lambda below) chosen so that the penalty's gradient on a unit center c_j is
+//   iter_gs:        lambda * (s / B) * (c_j - GS(C)_j)
+//   inner_product:  lambda * (s / B) * sum_{k != j} (c_j . c_k) c_k
+// (before the projection onto the sphere's tangent), on the scale of one sample's pull on its own
+// center in the softmax ranking loss, (s / B)(1 - p) u. With C centers the v1 form of iter_gs put
+// 1 / C of that on each center (about 1e-4 at lambda 0.1 on Omniglot): no measurable effect.
 torch::Tensor inner_product_penalty(const torch::Tensor& centers, double lambda);
+
+// The lambda to pass: `lambda` itself without normalisation, else as described above for a
+// logit scale s, global batch B and C centers.
+double decorrelation_lambda(const std::string& mode, double lambda, bool normalize, double scale,
+                            int64_t global_batch, int64_t classes);
 
 }  // namespace nsl

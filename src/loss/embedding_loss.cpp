@@ -16,7 +16,7 @@ bool is_dgcrl(const LossConfig& c) { return c.name == "dgcrl"; }
 
 bool loss_has_centers(const std::string& name) {
   return name == "dgcrl" || name == "normalized_softmax" || name == "proxy_nca" ||
-         name == "proxy_anchor";
+         name == "proxy_nca_pp" || name == "proxy_anchor";
 }
 
 // Same value; the gradient reaching x is multiplied by `factor`. (x - x.detach()) is exactly 0.
@@ -45,8 +45,9 @@ bool EmbeddingLossImpl::uses_epoch_gs() const {
 
 void EmbeddingLossImpl::start_epoch(uint64_t seed, int64_t epoch) {
   if (is_dgcrl(config_) && config_.decorrelation.mode == "iter_gs") {
-    gs_groups_ = gram_schmidt_groups(centers_.size(0), centers_.size(1), seed, epoch,
-                                     config_.decorrelation.blockwise);
+    gs_groups_ =
+        gram_schmidt_groups(centers_.size(0), centers_.size(1), seed, epoch,
+                            config_.decorrelation.blockwise, config_.decorrelation.group_size);
   }
 }
 
@@ -66,6 +67,8 @@ LossStep EmbeddingLossImpl::forward(const torch::Tensor& unit, const torch::Tens
     }
   } else if (c.name == "proxy_nca") {
     per_sample = proxy_nca_loss(unit, centers_, labels, c.proxy_nca_scale);
+  } else if (c.name == "proxy_nca_pp") {
+    per_sample = proxy_nca_pp_loss(unit, centers_, labels, c.proxy_nca_pp_scale);
   } else {
     BatchLoss b;
     if (c.name == "triplet") {
@@ -91,13 +94,19 @@ LossStep EmbeddingLossImpl::forward(const torch::Tensor& unit, const torch::Tens
   } else {
     step.objective = batch_value;
   }
-  if (is_dgcrl(c) && c.decorrelation.mode == "iter_gs") {
-    if (gs_groups_.empty()) throw std::logic_error("iter_gs: start_epoch() was not called");
-    step.objective =
-        step.objective + iter_gs_penalty(centers_, gs_groups_, c.decorrelation.lambda) / world_size;
-  } else if (is_dgcrl(c) && c.decorrelation.mode == "inner_product") {
-    step.objective =
-        step.objective + inner_product_penalty(centers_, c.decorrelation.lambda) / world_size;
+  const auto& dc = c.decorrelation;
+  if (is_dgcrl(c) && (dc.mode == "iter_gs" || dc.mode == "inner_product")) {
+    const double lambda =
+        decorrelation_lambda(dc.mode, dc.lambda, dc.normalize_lambda, scale.item<double>(),
+                             global_batch, centers_.size(0));
+    torch::Tensor penalty;
+    if (dc.mode == "iter_gs") {
+      if (gs_groups_.empty()) throw std::logic_error("iter_gs: start_epoch() was not called");
+      penalty = iter_gs_penalty(centers_, gs_groups_, lambda);
+    } else {
+      penalty = inner_product_penalty(centers_, lambda);
+    }
+    step.objective = step.objective + penalty / world_size;
   }
   // Batch losses: every rank holds the full value (and no penalty applies to them).
   step.reported = per_sample.defined() ? step.objective.item<double>()

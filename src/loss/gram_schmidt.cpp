@@ -67,8 +67,8 @@ torch::Tensor gram_schmidt(const torch::Tensor& rows, const std::vector<int64_t>
 }
 
 std::vector<std::vector<int64_t>> gram_schmidt_groups(int64_t num_classes, int64_t dim,
-                                                      uint64_t seed, int64_t epoch,
-                                                      bool blockwise) {
+                                                      uint64_t seed, int64_t epoch, bool blockwise,
+                                                      int64_t group_size) {
   if (num_classes > dim && !blockwise) {
     throw ConfigError("Gram-Schmidt decorrelation of " + std::to_string(num_classes) +
                       " centers in dimension " + std::to_string(dim) +
@@ -77,7 +77,11 @@ std::vector<std::vector<int64_t>> gram_schmidt_groups(int64_t num_classes, int64
   }
   const std::vector<int64_t> order = seeded_permutation(
       num_classes, derive_seed({seed, static_cast<uint64_t>(epoch), kGroupStream}));
-  const int64_t groups = (num_classes + dim - 1) / dim;
+  if (group_size < 0 || group_size > dim)
+    throw ConfigError("Gram-Schmidt group size " + std::to_string(group_size) + " outside [0, " +
+                      std::to_string(dim) + "] (0: the dimension)");
+  const int64_t cap = blockwise && group_size > 0 ? group_size : dim;
+  const int64_t groups = blockwise ? (num_classes + cap - 1) / cap : 1;
   std::vector<std::vector<int64_t>> out(static_cast<size_t>(groups));
   // Sizes as equal as possible: the first (C mod groups) groups take one more class.
   int64_t pos = 0;

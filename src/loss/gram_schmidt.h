@@ -15,11 +15,14 @@ namespace nsl {
 // orthogonal to them.
 torch::Tensor gram_schmidt(const torch::Tensor& rows, const std::vector<int64_t>& order);
 
-// Partitions classes 0..C-1 into the groups Gram-Schmidt runs in: one group in a seeded order when
-// C <= dim; otherwise (block-wise) ceil(C/dim) groups of at most dim classes from a seeded
-// permutation. C > dim without block-wise is a ConfigError.
+// Partitions classes 0..C-1 into the groups Gram-Schmidt runs in, from a seeded permutation:
+// without block-wise mode one group (C <= dim required, else a ConfigError); block-wise,
+// ceil(C / g) groups of at most g = group_size classes (0: dim), sizes as equal as possible. In a
+// group of dim rows the last row keeps little of its own direction (it is whatever is left
+// orthogonal to dim - 1 others), so groups well below dim disturb the centers less.
 std::vector<std::vector<int64_t>> gram_schmidt_groups(int64_t num_classes, int64_t dim,
-                                                      uint64_t seed, int64_t epoch, bool blockwise);
+                                                      uint64_t seed, int64_t epoch, bool blockwise,
+                                                      int64_t group_size = 0);
 
 // Gram-Schmidt inside every group; rows not in any group are returned unchanged.
 torch::Tensor grouped_gram_schmidt(const torch::Tensor& rows,

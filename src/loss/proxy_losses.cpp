@@ -18,6 +18,13 @@ torch::Tensor proxy_nca_loss(const torch::Tensor& unit, const torch::Tensor& pro
   return torch::logsumexp(negatives, 1) - logits.gather(1, labels.unsqueeze(1)).squeeze(1);
 }
 
+torch::Tensor proxy_nca_pp_loss(const torch::Tensor& unit, const torch::Tensor& proxies,
+                                const torch::Tensor& labels, double scale) {
+  const auto p = NSLayerImpl::unit(proxies);
+  const auto logits = -scale * (2.0 - 2.0 * torch::matmul(unit, p.t())).clamp_min(0.0);
+  return torch::logsumexp(logits, 1) - logits.gather(1, labels.unsqueeze(1)).squeeze(1);
+}
+
 torch::Tensor proxy_anchor_loss(const torch::Tensor& unit, const torch::Tensor& proxies,
                                 const torch::Tensor& labels, double alpha, double delta) {
   const auto sim = torch::matmul(unit, NSLayerImpl::unit(proxies).t());  // [B, C]

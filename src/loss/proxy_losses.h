@@ -11,6 +11,12 @@ namespace nsl {
 torch::Tensor proxy_nca_loss(const torch::Tensor& unit, const torch::Tensor& proxies,
                              const torch::Tensor& labels, double scale);
 
+// ProxyNCA++ (Teh et al. 2020), per sample: softmax cross-entropy over all proxies, the positive in
+// the denominator, with logits -s d(u, p_z) (the paper's temperature T = 1 / s; s = 9 gives
+// 18 cos(u, p_z) up to a constant).
+torch::Tensor proxy_nca_pp_loss(const torch::Tensor& unit, const torch::Tensor& proxies,
+                                const torch::Tensor& labels, double scale);
+
 // Proxy-Anchor (Kim et al. 2020) on cosine similarities s(x, p):
 //   1/|P+| sum_{p in P+} log(1 + sum_{x in X_p+} e^{-alpha (s(x,p) - delta)})
 // + 1/|P|  sum_{p in P}  log(1 + sum_{x in X_p-} e^{ alpha (s(x,p) + delta)})

@@ -20,6 +20,10 @@ EmbeddingNetImpl::EmbeddingNetImpl(const ModelConfig& config, int64_t in_channel
       "head",
       torch::nn::Linear(torch::nn::LinearOptions(features, config.embedding_dim).bias(false)));
   ns_ = register_module("ns", NSLayer(config.scale, config.learn_scale));
+  if (config.center_embeddings) {
+    centering_mean_ = register_buffer("centering_mean", torch::zeros({config.embedding_dim}));
+    centering_momentum_ = config.centering_momentum;
+  }
   if (freeze_bn_ && resnet_) resnet_->freeze_batchnorm();
 }
 
@@ -32,7 +36,20 @@ torch::Tensor EmbeddingNetImpl::pool(const torch::Tensor& f) const {
 Embedding EmbeddingNetImpl::forward(const torch::Tensor& images) {
   const torch::Tensor pooled = small_ ? small_->forward(images) : pool(resnet_->forward(images));
   torch::Tensor x = head_->forward(pooled);
-  return {x, NSLayerImpl::unit(x)};
+  return {x, NSLayerImpl::unit(centering_mean_.defined() ? x - centering_mean_ : x)};
+}
+
+void EmbeddingNetImpl::set_centering_mean(const torch::Tensor& mean) {
+  if (!centering_mean_.defined()) throw std::logic_error("model.center_embeddings is off");
+  torch::NoGradGuard no_grad;
+  centering_mean_.copy_(mean);
+}
+
+void EmbeddingNetImpl::update_centering(const torch::Tensor& batch_mean) {
+  if (!centering_mean_.defined()) throw std::logic_error("model.center_embeddings is off");
+  torch::NoGradGuard no_grad;
+  centering_mean_.mul_(1.0 - centering_momentum_)
+      .add_(batch_mean.to(centering_mean_.options()), centering_momentum_);
 }
 
 std::vector<torch::Tensor> EmbeddingNetImpl::backbone_parameters() const {

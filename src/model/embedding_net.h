@@ -14,7 +14,8 @@ namespace nsl {
 
 struct Embedding {
   torch::Tensor raw;   // [n, d] linear output x
-  torch::Tensor unit;  // [n, d] x / ||x||: the retrieval descriptor
+  torch::Tensor unit;  // [n, d] (x - mean) / ||x - mean||: the retrieval descriptor; mean is the
+                       // centering mean with model.center_embeddings, else 0
 };
 
 class EmbeddingNetImpl : public torch::nn::Module {
@@ -36,6 +37,15 @@ class EmbeddingNetImpl : public torch::nn::Module {
   // True when a training-mode forward or backward is a collective (see above).
   bool syncs_batch_norm() const { return syncs_batch_norm_; }
 
+  // model.center_embeddings: the mean subtracted from the head's outputs (buffer
+  // "centering_mean", checkpointed and covered by the replica check like BatchNorm's statistics).
+  bool centers_embeddings() const { return centering_mean_.defined(); }
+  const torch::Tensor& centering_mean() const { return centering_mean_; }
+  void set_centering_mean(const torch::Tensor& mean);
+  // mean <- (1 - momentum) mean + momentum batch_mean, where batch_mean is the global batch's mean
+  // of the raw outputs (identical on every rank).
+  void update_centering(const torch::Tensor& batch_mean);
+
  private:
   torch::Tensor pool(const torch::Tensor& features) const;
 
@@ -46,6 +56,8 @@ class EmbeddingNetImpl : public torch::nn::Module {
   std::string pooling_;
   bool freeze_bn_ = false;
   bool syncs_batch_norm_ = false;
+  torch::Tensor centering_mean_;
+  double centering_momentum_ = 0.0;
   int64_t dim_;
 };
 TORCH_MODULE(EmbeddingNet);

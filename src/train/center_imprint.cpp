@@ -25,4 +25,13 @@ torch::Tensor class_mean_centers(const SplitEmbeddings& split, const torch::Tens
   return torch::where(present.unsqueeze(1), means, keep);
 }
 
+torch::Tensor mean_in_row_order(const torch::Tensor& rows) {
+  if (rows.dim() != 2 || rows.size(0) == 0)
+    throw std::invalid_argument("mean_in_row_order: a non-empty [n, d] matrix expected");
+  torch::Tensor sum = torch::zeros({1, rows.size(1)}, torch::kFloat64);
+  sum.index_add_(0, torch::zeros({rows.size(0)}, torch::kInt64),
+                 rows.to(torch::kCPU, torch::kFloat64));
+  return sum.squeeze(0) / static_cast<double>(rows.size(0));
+}
+
 }  // namespace nsl

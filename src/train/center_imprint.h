@@ -17,4 +17,8 @@ namespace nsl {
 // without a sample keep their row of `fallback` [classes, d].
 torch::Tensor class_mean_centers(const SplitEmbeddings& split, const torch::Tensor& fallback);
 
+// The mean of the rows of `rows` [n, d] (n > 0), summed in float64 in row order: the same bits for
+// any thread count (float64 [d]).
+torch::Tensor mean_in_row_order(const torch::Tensor& rows);
+
 }  // namespace nsl

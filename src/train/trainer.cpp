@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -43,6 +44,12 @@ uint64_t fingerprint(const std::vector<torch::Tensor>& tensors) {
 
 std::string checkpoint_root(const std::string& out_dir) { return out_dir + "/checkpoints"; }
 
+std::string format_fixed(double value, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.*f", digits, value);
+  return text;
+}
+
 }  // namespace
 
 nlohmann::json to_json(const EpochMetrics& m) {
@@ -55,6 +62,10 @@ nlohmann::json to_json(const EpochMetrics& m) {
   j["steps"] = m.steps;
   j["gs_groups"] = m.gs_groups;
   j["idle_batches"] = m.idle_batches;
+  if (!std::isnan(m.center_cos_mean)) {
+    j["center_cos_mean"] = m.center_cos_mean;
+    j["center_cos_max"] = m.center_cos_max;
+  }
   return j;
 }
 
@@ -76,6 +87,8 @@ EpochMetrics epoch_metrics_from_json(const nlohmann::json& j) {
   r.nmi = j.value("nmi", std::numeric_limits<double>::quiet_NaN());
   m.gs_groups = j.value("gs_groups", int64_t{0});
   m.idle_batches = j.value("idle_batches", int64_t{0});
+  m.center_cos_mean = j.value("center_cos_mean", std::numeric_limits<double>::quiet_NaN());
+  m.center_cos_max = j.value("center_cos_max", std::numeric_limits<double>::quiet_NaN());
   for (const auto& [key, value] : j.items()) {
     if (key.rfind("recall@", 0) != 0) continue;
     r.ks.push_back(std::stoll(key.substr(7)));
@@ -117,10 +130,16 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
   optimizer_.set_options(opt);
   backbone_group_ =
       optimizer_.add_group(net_->backbone_parameters(), 1.0, config_.train.weight_decay);
-  optimizer_.add_group(net_->head_parameters(), 1.0, config_.train.weight_decay);
+  optimizer_.add_group(net_->head_parameters(), config_.train.head_lr_mult,
+                       config_.train.weight_decay);
   // Centers are re-normalised by the loss; decaying their norm would only change their step size.
-  if (loss_->has_centers())
-    optimizer_.add_group({loss_->centers()}, config_.train.center_lr_mult, 0.0);
+  if (loss_->has_centers()) {
+    RowUpdate rows;
+    rows.sgd = config_.train.center_optimizer == "sgd";
+    rows.momentum = config_.train.center_momentum;
+    rows.reproject = config_.train.center_reproject;
+    optimizer_.add_row_group(loss_->centers(), config_.train.center_lr_mult, rows);
+  }
 
   if (comm_.size() > 1) {
     std::vector<torch::Tensor> dedicated;
@@ -140,16 +159,17 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
                     std::to_string(train_.global_batch_size()) +
                     " images: lower train.batch_size or add data");
   }
-  if (imprints_centers() && !options_.open_train_samples) {
+  if ((imprints_centers() || net_->centers_embeddings()) && !options_.open_train_samples) {
     throw ConfigError(
-        "loss.center_init: class_mean needs the training split's samples "
-        "(TrainerOptions::open_train_samples)");
+        "loss.center_init: class_mean and model.center_embeddings need the training split's "
+        "samples (TrainerOptions::open_train_samples)");
   }
   if (loss_->uses_epoch_gs()) {
     // Fails early, before any training, when C > d without block-wise mode. Only the grouping is
     // needed for that check, not a Gram-Schmidt pass over the centers.
     gram_schmidt_groups(train_.num_classes(), config_.model.embedding_dim, config_.seed, 0,
-                        config_.loss.decorrelation.blockwise);
+                        config_.loss.decorrelation.blockwise,
+                        config_.loss.decorrelation.group_size);
   }
 }
 
@@ -177,7 +197,7 @@ void Trainer::broadcast_optimizer_state() {
   optimizer_.load_state(state);
 }
 
-Trainer::ForwardResult Trainer::forward_loss(const Batch& batch) {
+Trainer::ForwardResult Trainer::forward_loss(const Batch& batch, bool update_centering) {
   // Batch losses (pair-based, Proxy-Anchor) see the whole global batch on every rank, so their
   // mining and their value do not depend on how the batch is split (see LossStep).
   const bool global = loss_->batch_loss() && comm_.size() > 1;
@@ -186,10 +206,17 @@ Trainer::ForwardResult Trainer::forward_loss(const Batch& batch) {
   // With synchronised BatchNorm every rank runs every forward and backward (they are collectives),
   // even on an empty share of the batch.
   const bool sync_bn = net_->syncs_batch_norm();
-  if (n == 0 && !global && !sync_bn) return out;
-  torch::Tensor unit = n > 0 || sync_bn ? net_->forward(on_device(batch.images)).unit
-                                        : torch::empty({0, config_.model.embedding_dim},
-                                                       torch::TensorOptions(device_));
+  // Centering in training follows the global batch's mean: a collective as well.
+  const bool centering = net_->centers_embeddings();
+  if (n == 0 && !global && !sync_bn && !centering) return out;
+  torch::Tensor unit;
+  if (n > 0 || sync_bn) {
+    const Embedding e = net_->forward(on_device(batch.images));
+    unit = centering ? center_on_batch(e.raw, update_centering) : e.unit;
+  } else {
+    unit = torch::empty({0, config_.model.embedding_dim}, torch::TensorOptions(device_));
+    if (centering) unit = center_on_batch(unit, update_centering);
+  }
   const torch::Tensor own_rows = unit;
   if (n == 0 && !global) {
     out.objective = own_rows.sum() * 0.0;
@@ -239,7 +266,7 @@ Trainer::StepResult Trainer::step(bool with_grad, bool save_due) {
   ForwardResult f;
   {
     torch::AutoGradMode grad_mode(with_grad);
-    f = forward_loss(batch);
+    f = forward_loss(batch, with_grad);
   }
   // The step's scalars travel in one small all-reduce that overlaps backward: the loss shares,
   // idle batches, and the two flags every rank must agree on (preemption, checkpoint timer).
@@ -249,6 +276,7 @@ Trainer::StepResult Trainer::step(bool with_grad, bool save_due) {
   auto scalar_work = comm_.all_reduce_async(scalars, ReduceOp::kSum);
   last_local_loss_ = f.reported;
   if (with_grad) {
+    select_center_rows(batch);
     if (f.objective.defined() && f.objective.requires_grad()) f.objective.backward();
     if (reducer_) {
       reducer_->finish_step();
@@ -264,6 +292,7 @@ Trainer::StepResult Trainer::step(bool with_grad, bool save_due) {
     o.lr = scheduled_lr(config_.train.lr_schedule, config_.train.lr, global_step_,
                         config_.train.epochs * steps_per_epoch_);
     optimizer_.set_options(o);
+    if (config_.train.grad_clip_value > 0.0) clip_gradients(config_.train.grad_clip_value);
     optimizer_.step();
     ++global_step_;
   }
@@ -273,6 +302,42 @@ Trainer::StepResult Trainer::step(bool with_grad, bool save_due) {
 }
 
 double Trainer::train_step() { return step(true, false).loss; }
+
+torch::Tensor Trainer::center_on_batch(const torch::Tensor& raw, bool update_running_mean) {
+  // The global batch's mean, the same bits on every rank (per-rank sums in float64 added in rank
+  // order), moves the running mean first; the rows are then centred with the running mean. With
+  // model.centering_momentum 1 that is the batch's own mean (BatchNorm-style, noisy with a P x K
+  // batch of few classes); smaller momenta average over batches but trail a drifting network. The
+  // mean is a constant for autograd: the common component is removed, not learned against.
+  if (update_running_mean) {
+    const int64_t d = config_.model.embedding_dim;
+    const torch::Tensor raw64 = raw.detach().to(torch::kFloat64);
+    const torch::Tensor local = torch::cat(
+        {raw64.sum(0), torch::full({1}, static_cast<double>(raw.size(0)), raw64.options())});
+    const torch::Tensor total = sum_in_rank_order(&comm_, local);
+    const double count = total[d].item<double>();
+    if (count > 0.0) net_->update_centering(total.slice(0, 0, d) / count);
+  }
+  return NSLayerImpl::unit(raw - net_->centering_mean().to(raw.scalar_type()));
+}
+
+void Trainer::clip_gradients(double value) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : net_params_) {
+    if (p.grad().defined()) p.mutable_grad().clamp_(-value, value);
+  }
+  if (loss_->has_centers() && loss_->centers().grad().defined())
+    loss_->centers().mutable_grad().clamp_(-value, value);
+}
+
+void Trainer::select_center_rows(const Batch& batch) {
+  if (!loss_->has_centers() || config_.train.center_update != "present") return;
+  torch::Tensor labels = on_device(batch.labels.contiguous());
+  if (comm_.size() > 1) labels = comm_.all_gather_rows(labels);
+  torch::Tensor rows = torch::zeros({train_.num_classes()}, torch::kBool);
+  rows.index_fill_(0, labels.cpu(), true);
+  optimizer_.set_next_rows(rows);
+}
 
 void Trainer::check_replicas() {
   std::vector<torch::Tensor> tensors = net_params_;
@@ -307,7 +372,8 @@ int64_t Trainer::decorrelate(int64_t epoch) {
   const torch::Tensor before = centers.detach().clone();
   int64_t groups = 0;
   if (comm_.is_root()) {
-    EpochGsResult gs = epoch_gram_schmidt(centers, dc.alpha, config_.seed, epoch, dc.blockwise);
+    EpochGsResult gs =
+        epoch_gram_schmidt(centers, dc.alpha, config_.seed, epoch, dc.blockwise, dc.group_size);
     centers.copy_(gs.centers);
     groups = gs.groups;
   }
@@ -327,16 +393,32 @@ bool Trainer::imprints_centers() const {
 }
 
 void Trainer::imprint_centers() {
-  if (!imprints_centers()) return;
+  const bool centering = net_->centers_embeddings();
+  if (!imprints_centers() && !centering) return;
   const auto start = Clock::now();
   const std::unique_ptr<EvalSource> samples = options_.open_train_samples();
-  const SplitEmbeddings all =
-      gather_embeddings(comm_, embed_local(net_, *samples, config_.eval.batch_size));
+  // Raw head outputs of every training image, in global index order on every rank.
+  SplitEmbeddings all =
+      gather_embeddings(comm_, embed_local(net_, *samples, config_.eval.batch_size, true));
   torch::NoGradGuard no_grad;
-  torch::Tensor& centers = loss_->centers();
-  centers.copy_(class_mean_centers(all, centers.cpu()));
-  note("centers initialised as the class means of " + std::to_string(all.unit.size(0)) +
-       " training images (" + std::to_string(std::llround(seconds_since(start))) + " s)");
+  const int64_t n = all.unit.size(0);
+  if (centering && n > 0) {
+    const torch::Tensor mean = mean_in_row_order(all.unit);
+    net_->set_centering_mean(mean);
+    all.unit = all.unit - mean.to(all.unit.scalar_type());
+    note("embeddings centred: mean of the head's outputs over " + std::to_string(n) +
+         " training images (norm " + format_fixed(mean.norm().item<double>(), 3) + ")");
+  }
+  all.unit = NSLayerImpl::unit(all.unit);
+  if (imprints_centers()) {
+    torch::Tensor& centers = loss_->centers();
+    centers.copy_(class_mean_centers(all, centers.cpu()));
+    const CenterCosines cos = center_cosine_stats(centers);
+    note("centers initialised as the class means of " + std::to_string(n) +
+         " training images (mean |cos| between centers " + format_fixed(cos.mean_abs, 3) +
+         ", max " + format_fixed(cos.max_abs, 3) + "; " +
+         std::to_string(std::llround(seconds_since(start))) + " s)");
+  }
 }
 
 void Trainer::begin_epoch(int64_t epoch, int64_t first_step) {
@@ -472,6 +554,11 @@ EpochMetrics Trainer::run_epoch(const TrainingProgress& start) {
       static_cast<double>((steps_per_epoch_ - start.step) * train_.global_batch_size()) /
       std::max(train_seconds, 1e-9);
   if (epoch > 0) m.gs_groups = decorrelate(epoch);
+  if (loss_->has_centers()) {
+    const CenterCosines cos = center_cosine_stats(loss_->centers());
+    m.center_cos_mean = cos.mean_abs;
+    m.center_cos_max = cos.max_abs;
+  }
   check_replicas();
   m.retrieval = evaluate();
   m.seconds = seconds_since(started);

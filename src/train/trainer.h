@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,7 +35,11 @@ struct EpochMetrics {
   double images_per_s = 0.0;   // global training (epoch 0: forward-only) throughput
   double seconds = 0.0;        // wall time of the epoch, evaluation included
   int64_t steps = 0;
-  int64_t gs_groups = 0;     // Gram-Schmidt groups at this epoch's end (0: none)
+  int64_t gs_groups = 0;  // Gram-Schmidt groups at this epoch's end (0: none)
+  // Mean and max |cos| between distinct class centers after the epoch (and its decorrelation);
+  // NaN for losses without centers.
+  double center_cos_mean = std::numeric_limits<double>::quiet_NaN();
+  double center_cos_max = std::numeric_limits<double>::quiet_NaN();
   int64_t idle_batches = 0;  // (rank, step) batches whose loss found no pair or triplet to use
 };
 
@@ -109,10 +114,19 @@ class Trainer {
     double reported = 0.0;
     bool idle = false;
   };
+  // model.center_embeddings: unit rows of `raw` minus the running centering mean, which first
+  // moves towards the global batch's mean when asked (a collective: every rank calls it in every
+  // training step).
+  torch::Tensor center_on_batch(const torch::Tensor& raw, bool update_running_mean);
+  // train.center_update: present: the classes of the global batch (bool [C]) for the optimizer.
+  void select_center_rows(const Batch& batch);
+  // train.grad_clip_value: every gradient element of the network and the centers into [-v, v].
+  void clip_gradients(double value);
 
   EpochMetrics run_epoch(const TrainingProgress& start);
   StepResult step(bool with_grad, bool save_due);
-  ForwardResult forward_loss(const Batch& batch);
+  // update_centering: a training step (the running centering mean follows the batch).
+  ForwardResult forward_loss(const Batch& batch, bool update_centering);
   bool checkpoint_due() const;
   bool stop_requested() const;
   bool agree_on_stop();

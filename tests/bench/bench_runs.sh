@@ -1,12 +1,13 @@
-# Sourced by tests/bench/compare.sh and ablate.sh (run from the repository root).
+# Sourced by tests/bench/compare.sh, ablate.sh and tune.sh (run from the repository root).
 # bench_train RUN_DIR TRAIN_ARGS...: trains RUN_DIR with `nsl_dist train TRAIN_ARGS` under
 # `mpirun -np 2` (log: RUN_DIR.log) unless its metrics.jsonl already holds the config's last epoch;
-# an interrupted run continues with --resume auto. Exits the script when the run fails.
+# an interrupted run continues with --resume auto. Exits the script when the run fails. The binary:
+# NSL_BIN (as launch/run_mpi.sh), default build/nsl_dist.
 bench_train() {
   local run=$1
   shift
   local want start
-  want=$(build/nsl_dist train "$@" --dry-run 2>/dev/null |
+  want=$("${NSL_BIN:-build/nsl_dist}" train "$@" --dry-run 2>/dev/null |
          sed -n 's/^  epochs: \([0-9]*\)$/\1/p;T;q')
   if [ -f "$run/metrics.jsonl" ] && grep -q "\"epoch\":$want," "$run/metrics.jsonl"; then
     echo "# $run: done earlier"

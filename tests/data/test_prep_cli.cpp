@@ -1,5 +1,6 @@
 // nsl_dist prep through the binary: exit codes (2 for bad options, 3 for bad data), messages,
-// the end summary, the skipped-image list, progress on stderr, nothing left behind on failure.
+// the end summary, the skipped-image list, progress on stderr, nothing left behind on failure;
+// omniglot --val-alphabets (the line naming the val alphabets, the extra splits, bad values).
 #define BOOST_TEST_MODULE data_prep_cli
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
@@ -30,6 +31,21 @@ std::string make_csv(const nsl::test::ScratchDir& tmp) {
 }
 
 std::string prep(const std::string& args) { return nsl::test::nsl_dist() + " prep " + args; }
+
+// An Omniglot tree: background alphabets C_three, A_one, B_two (one character, 2 images each), one
+// evaluation alphabet.
+std::string make_omniglot(const nsl::test::ScratchDir& tmp) {
+  int seed = 0;
+  for (const std::string rel : {"images_background/C_three", "images_background/A_one",
+                                "images_background/B_two", "images_evaluation/Eval"}) {
+    fs::create_directories(tmp / ("omniglot/" + rel + "/character01"));
+    for (const std::string image : {"1.png", "2.png"}) {
+      cv::Mat gray(12, 12, CV_8UC1, cv::Scalar(20 * ++seed));
+      cv::imwrite(tmp / ("omniglot/" + rel + "/character01/" + image), gray);
+    }
+  }
+  return tmp / "omniglot";
+}
 
 bool nothing_left(const nsl::test::ScratchDir& tmp) {
   for (const auto& e : fs::directory_iterator(tmp.path()))
@@ -106,4 +122,49 @@ BOOST_AUTO_TEST_CASE(bad_data_exit_3_or_skipped) {
   r = run_command(prep(args));
   BOOST_CHECK_EQUAL(r.exit_code, 3);
   BOOST_CHECK_MESSAGE(contains(r.output, "list.csv:1: expected 'path,label[,split]'"), r.output);
+}
+
+BOOST_AUTO_TEST_CASE(omniglot_val_alphabets) {
+  nsl::test::ScratchDir tmp;
+  const std::string root = make_omniglot(tmp);
+  const std::string args = "--dataset omniglot --root " + root + " --out " + (tmp / "out") +
+                           " --image-size 8 --channels 1 --shards 1";
+
+  // Sorted: A_one, B_two, C_three; N = 2 takes indices floor(0 * 3 / 2) = 0 and floor(3 / 2) = 1.
+  auto r = run_command(prep(args + " --val-alphabets 2"));
+  BOOST_TEST_MESSAGE(r.output);
+  BOOST_CHECK_EQUAL(r.exit_code, 0);
+  BOOST_CHECK_MESSAGE(contains(r.output, "\nval alphabets (2): A_one, B_two\n"), r.output);
+  BOOST_CHECK(contains(r.output, "train         3 classes        6 images"));
+  BOOST_CHECK(contains(r.output, "test          1 classes        2 images"));
+  BOOST_CHECK(contains(r.output, "val           2 classes        4 images"));
+  BOOST_CHECK(contains(r.output, "tune_train      1 classes        2 images"));
+  BOOST_CHECK(contains(r.output, "wrote " + (tmp / "out") + ": 14 images in"));
+
+  r = run_command(prep(args + " --val-alphabets 1 --quiet"));
+  BOOST_CHECK_EQUAL(r.exit_code, 0);
+  BOOST_CHECK_MESSAGE(!contains(r.output, "val alphabets"), r.output);
+  BOOST_CHECK(contains(r.output, "val           1 classes        2 images"));
+
+  // Without the flag: no val line, no extra splits.
+  r = run_command(prep(args));
+  BOOST_CHECK_EQUAL(r.exit_code, 0);
+  BOOST_CHECK_MESSAGE(!contains(r.output, "\nval "), r.output);
+  BOOST_CHECK(!contains(r.output, "tune_train"));
+  fs::remove_all(tmp / "out");
+
+  for (const std::string bad : {"3", "=-1", "two"}) {
+    r = run_command(prep(args + " --val-alphabets" + (bad[0] == '=' ? "" : " ") + bad));
+    BOOST_CHECK_EQUAL(r.exit_code, 2);
+    BOOST_CHECK_MESSAGE(contains(r.output, "--val-alphabets"), r.output);
+  }
+  r = run_command(prep(args + " --val-alphabets 3"));
+  BOOST_CHECK_MESSAGE(contains(r.output, "config error: --val-alphabets must be in 1..2 (") &&
+                          contains(r.output, "has 3 alphabets), got 3"),
+                      r.output);
+  r = run_command(prep("--dataset csv --root " + make_csv(tmp) + " --out " + (tmp / "out") +
+                       " --val-alphabets 1"));
+  BOOST_CHECK_EQUAL(r.exit_code, 2);
+  BOOST_CHECK_MESSAGE(contains(r.output, "config error: --val-alphabets: dataset 'csv'"), r.output);
+  BOOST_CHECK(nothing_left(tmp));
 }

@@ -169,6 +169,56 @@ BOOST_AUTO_TEST_CASE(imprinted_centers_identical_for_any_world_size) {
   if (world().rank() == 0) std::filesystem::remove_all(data);
 }
 
+// model.center_embeddings: the centering mean estimated before training is the same bits for one
+// process and for every rank of the job (the raw embeddings are gathered in index order and summed
+// in row order), and so are the centred, imprinted centers. In training the running mean follows
+// the global batch's mean (rank sums added in rank order): identical on every rank (the replica
+// check covers the buffer) and equal to one process's up to float64 rounding.
+BOOST_AUTO_TEST_CASE(centering_statistic_identical_for_any_world_size) {
+  const std::string data = shared_dataset();
+  nsl::Config cfg = config_for(data);
+  cfg.loss.center_init = "class_mean";
+  cfg.model.center_embeddings = true;
+  struct Run {
+    torch::Tensor start_mean, centers, end_mean;
+    std::vector<double> losses;
+  };
+  auto run = [&](nsl::Communicator& comm) {
+    const auto source = nsl::make_train_source(cfg, comm.rank(), comm.size());
+    nsl::ShardEvalSource test(cfg.data.path, "test", comm.rank(), comm.size());
+    nsl::TrainerOptions opts;
+    opts.show_progress = false;
+    opts.open_train_samples = [&] {
+      return std::make_unique<nsl::ShardEvalSource>(cfg.data.path, "train", comm.rank(),
+                                                    comm.size());
+    };
+    nsl::Trainer trainer(cfg, comm, *source, test, 1, opts);
+    trainer.imprint_centers();
+    Run r;
+    r.start_mean = trainer.net()->centering_mean().clone();
+    r.centers = trainer.loss()->centers().detach().clone();
+    trainer.begin_epoch(1);
+    for (int s = 0; s < 4; ++s) r.losses.push_back(trainer.train_step());
+    trainer.check_replicas();  // throws when the ranks' centering means differ
+    r.end_mean = trainer.net()->centering_mean().clone();
+    return r;
+  };
+  nsl::LocalCommunicator single;
+  const Run one = run(single);
+  const Run two = run(world());
+  BOOST_TEST(torch::equal(one.start_mean, two.start_mean), "rank " << world().rank());
+  BOOST_TEST(torch::equal(one.centers, two.centers), "rank " << world().rank());
+  BOOST_TEST(one.start_mean.abs().max().item<float>() > 0.0f);
+  BOOST_TEST(!torch::equal(one.end_mean, one.start_mean));
+  BOOST_TEST(torch::allclose(one.end_mean, two.end_mean, 1e-6, 1e-6));
+  for (size_t i = 0; i < one.losses.size(); ++i) {
+    BOOST_TEST_INFO("step " << i + 1 << " rank " << world().rank());
+    BOOST_TEST(two.losses[i] == one.losses[i], boost::test_tools::tolerance(1e-4));
+  }
+  world().barrier();
+  if (world().rank() == 0) std::filesystem::remove_all(data);
+}
+
 namespace {
 
 // Delegates to a real source; on one rank, the batch of one global step gets a NaN pixel.

@@ -116,6 +116,18 @@ double ref_proxy_nca(const Matrix& x, const Matrix& w, const Labels& y, double s
   return total / static_cast<double>(u.size());
 }
 
+// ProxyNCA++: cross-entropy over all proxies (positive included) of logits -s ||u - p||^2.
+double ref_proxy_nca_pp(const Matrix& x, const Matrix& w, const Labels& y, double s) {
+  const Matrix u = unit_rows(x), p = unit_rows(w);
+  double total = 0;
+  for (size_t i = 0; i < u.size(); ++i) {
+    double denom = 0;
+    for (size_t z = 0; z < p.size(); ++z) denom += std::exp(-s * squared_distance(u[i], p[z]));
+    total += s * squared_distance(u[i], p[y[i]]) + std::log(denom);
+  }
+  return total / static_cast<double>(u.size());
+}
+
 double ref_proxy_anchor(const Matrix& x, const Matrix& w, const Labels& y, double alpha,
                         double delta) {
   const Matrix u = unit_rows(x), p = unit_rows(w);
@@ -214,6 +226,12 @@ BOOST_AUTO_TEST_CASE(proxy_nca_matches_reference) {
   check_against_reference(
       [](auto& u, auto& w, auto& y) { return nsl::proxy_nca_loss(u, w, y, 3.0).mean(); },
       [](auto& x, auto& w, auto& y) { return ref_proxy_nca(x, w, y, 3.0); }, true);
+}
+
+BOOST_AUTO_TEST_CASE(proxy_nca_pp_matches_reference) {
+  check_against_reference(
+      [](auto& u, auto& w, auto& y) { return nsl::proxy_nca_pp_loss(u, w, y, 9.0).mean(); },
+      [](auto& x, auto& w, auto& y) { return ref_proxy_nca_pp(x, w, y, 9.0); }, true);
 }
 
 BOOST_AUTO_TEST_CASE(proxy_anchor_matches_reference) {

@@ -2,7 +2,10 @@
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "loss/decorrelation.h"
@@ -117,4 +120,77 @@ BOOST_AUTO_TEST_CASE(optimizer_rows_reset_after_gs) {
   BOOST_TEST(exp_avg[0].abs().sum().item<float>() == 0.0f);
   BOOST_TEST(exp_avg[2].abs().sum().item<float>() == 0.0f);
   BOOST_TEST(exp_avg[1].abs().sum().item<float>() > 0.0f);
+}
+
+// loss.decorrelation.group_size: block-wise groups of at most g classes, sizes as equal as
+// possible, every class once; 0 means the dimension.
+BOOST_AUTO_TEST_CASE(group_size_sets_the_block_size) {
+  const auto groups = nsl::gram_schmidt_groups(50, 16, 3, 1, true, 4);
+  BOOST_TEST(groups.size() == 13u);  // ceil(50 / 4)
+  std::set<int64_t> seen;
+  for (const auto& g : groups) {
+    BOOST_TEST((g.size() == 3u || g.size() == 4u));
+    seen.insert(g.begin(), g.end());
+  }
+  BOOST_TEST(seen.size() == 50u);
+  BOOST_TEST(nsl::gram_schmidt_groups(50, 16, 3, 1, true, 0).size() == 4u);  // ceil(50 / 16)
+  BOOST_CHECK_THROW(nsl::gram_schmidt_groups(50, 16, 3, 1, true, 17), nsl::ConfigError);
+}
+
+// The normalised strength: on unit centers, the penalty's gradient on center j is
+// lambda (s / B) (c_j - t_j) for iter_gs and lambda (s / B) sum_{k != j} (c_j . c_k) c_k for
+// inner_product, each projected on the sphere's tangent at c_j (the centers are normalised inside
+// the penalty). Reference: those formulas in double, written out per row.
+BOOST_AUTO_TEST_CASE(normalised_penalty_gradient_is_one_sample_per_center) {
+  torch::manual_seed(5);
+  const int64_t classes = 6, dim = 4, batch = 32;
+  const double lambda = 0.7, scale = 16.0;
+  const torch::Tensor w0 = torch::randn({classes, dim}, torch::kFloat64);
+  const torch::Tensor c = w0 / w0.norm(2, 1, true);
+  const auto groups = nsl::gram_schmidt_groups(classes, dim, 1, 1, true, 3);
+  const torch::Tensor target = nsl::grouped_gram_schmidt(c, groups);
+  for (const std::string mode : {"iter_gs", "inner_product"}) {
+    BOOST_TEST_CONTEXT(mode) {
+      const double l = nsl::decorrelation_lambda(mode, lambda, true, scale, batch, classes);
+      torch::Tensor w = c.clone().requires_grad_(true);
+      const torch::Tensor penalty =
+          mode == "iter_gs" ? nsl::iter_gs_penalty(w, groups, l) : nsl::inner_product_penalty(w, l);
+      penalty.backward();
+      for (int64_t j = 0; j < classes; ++j) {
+        std::vector<double> g(dim, 0.0);
+        for (int64_t i = 0; i < dim; ++i) {
+          if (mode == "iter_gs") {
+            g[i] = c[j][i].item<double>() - target[j][i].item<double>();
+          } else {
+            for (int64_t k = 0; k < classes; ++k) {
+              if (k == j) continue;
+              double dot = 0.0;
+              for (int64_t e = 0; e < dim; ++e)
+                dot += c[j][e].item<double>() * c[k][e].item<double>();
+              g[i] += dot * c[k][i].item<double>();
+            }
+          }
+          g[i] *= lambda * scale / batch;
+        }
+        double radial = 0.0;
+        for (int64_t i = 0; i < dim; ++i) radial += g[i] * c[j][i].item<double>();
+        for (int64_t i = 0; i < dim; ++i) {
+          BOOST_TEST(w.grad()[j][i].item<double>() == g[i] - radial * c[j][i].item<double>(),
+                     boost::test_tools::tolerance(1e-9));
+        }
+      }
+    }
+  }
+  // Without normalisation lambda is passed through (the v1 strength).
+  BOOST_TEST(nsl::decorrelation_lambda("iter_gs", lambda, false, scale, batch, classes) == lambda);
+}
+
+// Per-epoch center statistics: mean and max |cos| over distinct pairs, hand-worked.
+BOOST_AUTO_TEST_CASE(center_cosine_stats_by_hand) {
+  // Rows (1, 0), (0, 2), (1, 1): |cos| 0, 1/sqrt2, 1/sqrt2 for the three pairs.
+  const auto stats =
+      nsl::center_cosine_stats(torch::tensor({{1.0f, 0.0f}, {0.0f, 2.0f}, {1.0f, 1.0f}}));
+  BOOST_TEST(stats.mean_abs == 2.0 / std::sqrt(2.0) / 3.0, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(stats.max_abs == 1.0 / std::sqrt(2.0), boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(nsl::center_cosine_stats(torch::ones({1, 3})).max_abs == 0.0);
 }

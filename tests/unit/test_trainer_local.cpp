@@ -413,3 +413,68 @@ BOOST_AUTO_TEST_CASE(non_finite_weights_are_never_checkpointed) {
   BOOST_TEST(store.list().size() == 1u);
   BOOST_TEST(store.latest_valid()->dir.string() == step0);
 }
+
+// model.center_embeddings with class_mean: the centering mean is the mean of the untrained head's
+// raw outputs over the training split, and each center the normalised class mean of the centred,
+// normalised embeddings. Reference: a separate forward pass, sums in double written out.
+BOOST_AUTO_TEST_CASE(centering_mean_and_centred_imprint) {
+  nsl::Config c = small_config();
+  c.loss.center_init = "class_mean";
+  c.model.center_embeddings = true;
+  const auto data = nsl::test::make_pattern_data(5, 6, 4);
+  nsl::LocalCommunicator comm;
+  nsl::test::MemoryTrainSource train(data, 5, 10);
+  nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(5, 3, 5));
+  nsl::TrainerOptions opts;
+  opts.show_progress = false;
+  opts.open_train_samples = [&data] { return std::make_unique<nsl::test::MemoryEvalSource>(data); };
+  nsl::Trainer trainer(c, comm, train, test, 1, opts);
+  torch::Tensor raw;
+  {
+    torch::NoGradGuard no_grad;
+    trainer.net()->eval();
+    raw = trainer.net()->forward(data.images).raw.to(torch::kFloat64);
+    trainer.net()->train();
+  }
+  trainer.imprint_centers();
+  const int64_t n = raw.size(0), d = raw.size(1);
+  std::vector<double> mean(d, 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) mean[j] += raw[i][j].item<double>() / static_cast<double>(n);
+  const torch::Tensor got = trainer.net()->centering_mean().clone();
+  for (int64_t j = 0; j < d; ++j)
+    BOOST_TEST(got[j].item<double>() == mean[j], boost::test_tools::tolerance(1e-5));
+  const torch::Tensor centers = trainer.loss()->centers().detach();
+  for (int64_t k = 0; k < 5; ++k) {
+    std::vector<double> sum(d, 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      if (data.labels[i].item<int64_t>() != k) continue;
+      double norm = 0.0;
+      for (int64_t j = 0; j < d; ++j) norm += std::pow(raw[i][j].item<double>() - mean[j], 2);
+      for (int64_t j = 0; j < d; ++j)
+        sum[j] += (raw[i][j].item<double>() - mean[j]) / std::sqrt(norm);
+    }
+    double norm = 0.0;
+    for (double v : sum) norm += v * v;
+    for (int64_t j = 0; j < d; ++j)
+      BOOST_TEST(centers[k][j].item<double>() == sum[j] / std::sqrt(norm),
+                 boost::test_tools::tolerance(1e-4));
+  }
+  // Evaluation embeddings are centred with that mean.
+  {
+    torch::NoGradGuard no_grad;
+    trainer.net()->eval();
+    const torch::Tensor unit = trainer.net()->forward(data.images).unit;
+    trainer.net()->train();
+    const torch::Tensor expect =
+        torch::nn::functional::normalize(raw.to(torch::kFloat32) - got.to(torch::kFloat32),
+                                         torch::nn::functional::NormalizeFuncOptions().dim(1));
+    BOOST_TEST(torch::allclose(unit, expect, 1e-5, 1e-5));
+  }
+  // A training step moves the mean towards the batch's: it changes, and stays finite.
+  trainer.begin_epoch(1);
+  trainer.train_step();
+  const torch::Tensor moved = trainer.net()->centering_mean();
+  BOOST_TEST(!torch::equal(moved, got));
+  BOOST_TEST(torch::isfinite(moved).all().item<bool>());
+}
