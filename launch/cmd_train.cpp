@@ -1,4 +1,5 @@
 // nsl_dist train: validate config and data, start the communicator, train, print the Recall table.
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -153,9 +154,14 @@ int run_train(const TrainArgs& args, JobContext& job) {
   };
   options.on_epoch = [&comm](const EpochMetrics& m) {
     if (!comm.is_root()) return;
-    std::printf("epoch %3lld  loss %.4f  R@1 %.2f%%  MAP@R %.2f%%  %.1f img/s  %.1f s%s\n",
+    char centers[64] = "";
+    if (!std::isnan(m.center_cos_mean)) {
+      std::snprintf(centers, sizeof(centers), "  centers |cos| %.3f (max %.3f)", m.center_cos_mean,
+                    m.center_cos_max);
+    }
+    std::printf("epoch %3lld  loss %.4f  R@1 %.2f%%  MAP@R %.2f%%  %.1f img/s  %.1f s%s%s\n",
                 static_cast<long long>(m.epoch), m.loss, 100.0 * m.retrieval.recall.front(),
-                100.0 * m.retrieval.map_at_r, m.images_per_s, m.seconds,
+                100.0 * m.retrieval.map_at_r, m.images_per_s, m.seconds, centers,
                 m.epoch == 0 ? "  (untrained)" : "");
     std::fflush(stdout);
   };

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 . tests/bench/bench_runs.sh
 OUT=runs/compare
 SEEDS="1"
-LOSSES="dgcrl triplet normalized_softmax multi_similarity proxy_anchor proxy_nca contrastive"
+LOSSES="dgcrl triplet normalized_softmax multi_similarity proxy_anchor proxy_nca proxy_nca_pp contrastive"
 REFERENCE=triplet
 CONFIG_PREFIX=configs/omniglot_
 while [ $# -gt 0 ]; do

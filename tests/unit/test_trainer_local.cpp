@@ -153,6 +153,7 @@ namespace {
 std::vector<torch::Tensor> weights(nsl::Trainer& t) {
   std::vector<torch::Tensor> out;
   for (const auto& p : t.net()->parameters()) out.push_back(p.detach().clone());
+  for (const auto& b : t.net()->buffers()) out.push_back(b.detach().clone());
   out.push_back(t.loss()->centers().detach().clone());
   for (const auto& [name, value] : t.optimizer().state()) out.push_back(value.clone());
   return out;
@@ -163,66 +164,79 @@ std::vector<torch::Tensor> weights(nsl::Trainer& t) {
 // Resuming from a mid-epoch checkpoint continues bit-identically: the same weights, optimizer
 // state and metrics as the uninterrupted run.
 // With the cosine schedule and imprinted centers: the resumed run must neither restart the
-// schedule nor imprint the centers again.
+// schedule nor imprint the centers again. Twice: the v1 recipe, and issue 18's (centred embeddings,
+// SGD centers updated only for the batch's classes and re-projected, per-row step counts).
 BOOST_AUTO_TEST_CASE(resume_from_a_mid_epoch_checkpoint_is_bit_identical) {
-  const auto cfg =
-      nsl::parse_config(nsl::to_yaml(small_config()),
-                        {"train.epochs=3", "checkpoint.every_steps=3", "checkpoint.keep=20",
-                         "train.lr_schedule=cosine", "loss.center_init=class_mean"});
-  nsl::LocalCommunicator comm;
-  std::vector<double> last_lr;
-  auto run = [&](const std::string& out, const std::string& resume) {
-    nsl::test::MemoryTrainSource train(nsl::test::make_pattern_data(4, 8, 6), 4, 8);
-    nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(4, 4, 7));
-    nsl::TrainerOptions opts;
-    opts.show_progress = false;
-    opts.out_dir = out;
-    opts.resume = resume;
-    opts.open_train_samples = [] {
-      return std::make_unique<nsl::test::MemoryEvalSource>(nsl::test::make_pattern_data(4, 8, 6));
-    };
-    auto trainer = std::make_unique<nsl::Trainer>(cfg, comm, train, test, 1, opts);
-    auto history = trainer->run();
-    last_lr.push_back(trainer->optimizer().options().lr);
-    return std::make_pair(weights(*trainer), history);
-  };
-  nsl::test::ScratchDir full("resume_full");
-  const auto reference = run(full.str(), "none");
+  for (const bool recipe : {false, true}) {
+    BOOST_TEST_CONTEXT("issue 18 recipe: " << recipe) {
+      std::vector<std::string> overrides = {"train.epochs=3", "checkpoint.every_steps=3",
+                                            "checkpoint.keep=20", "train.lr_schedule=cosine",
+                                            "loss.center_init=class_mean"};
+      if (recipe) {
+        for (const char* o : {"model.center_embeddings=true", "train.center_optimizer=sgd",
+                              "train.center_lr_mult=100", "train.center_update=present",
+                              "train.center_reproject=true", "loss.decorrelation.group_size=2"})
+          overrides.push_back(o);
+      }
+      const auto cfg = nsl::parse_config(nsl::to_yaml(small_config()), overrides);
+      nsl::LocalCommunicator comm;
+      std::vector<double> last_lr;
+      auto run = [&](const std::string& out, const std::string& resume) {
+        nsl::test::MemoryTrainSource train(nsl::test::make_pattern_data(4, 8, 6), 4, 8);
+        nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(4, 4, 7));
+        nsl::TrainerOptions opts;
+        opts.show_progress = false;
+        opts.out_dir = out;
+        opts.resume = resume;
+        opts.open_train_samples = [] {
+          return std::make_unique<nsl::test::MemoryEvalSource>(
+              nsl::test::make_pattern_data(4, 8, 6));
+        };
+        auto trainer = std::make_unique<nsl::Trainer>(cfg, comm, train, test, 1, opts);
+        auto history = trainer->run();
+        last_lr.push_back(trainer->optimizer().options().lr);
+        return std::make_pair(weights(*trainer), history);
+      };
+      nsl::test::ScratchDir full("resume_full");
+      const auto reference = run(full.str(), "none");
 
-  // A second run from a mid-epoch checkpoint of the first: steps_per_epoch = 4, every 3 steps,
-  // so global step 6 is epoch 2 after its second step.
-  nsl::test::ScratchDir part("resume_part");
-  std::filesystem::create_directories(part.path() / "checkpoints");
-  std::filesystem::copy(full.path() / "checkpoints" / "step-000000000006",
-                        part.path() / "checkpoints" / "step-000000000006",
-                        std::filesystem::copy_options::recursive);
-  {
-    std::ifstream in(full.path() / "metrics.jsonl");
-    std::ofstream out(part.path() / "metrics.jsonl");
-    std::string line;
-    for (int i = 0; i < 2 && std::getline(in, line); ++i) out << line << '\n';  // epochs 0, 1
-    out << "{\"epoch\": 2, \"loss\": 0.5, \"recall@1\"";  // a line cut short by the crash
-  }
-  const auto info = nsl::CheckpointStore::verify(part.path() / "checkpoints" / "step-000000000006");
-  BOOST_TEST(info.info.at("epoch").get<int64_t>() == 2);
-  BOOST_TEST(info.info.at("step").get<int64_t>() == 2);
-  const auto resumed = run(part.str(), "auto");
+      // A second run from a mid-epoch checkpoint of the first: steps_per_epoch = 4, every 3 steps,
+      // so global step 6 is epoch 2 after its second step.
+      nsl::test::ScratchDir part("resume_part");
+      std::filesystem::create_directories(part.path() / "checkpoints");
+      std::filesystem::copy(full.path() / "checkpoints" / "step-000000000006",
+                            part.path() / "checkpoints" / "step-000000000006",
+                            std::filesystem::copy_options::recursive);
+      {
+        std::ifstream in(full.path() / "metrics.jsonl");
+        std::ofstream out(part.path() / "metrics.jsonl");
+        std::string line;
+        for (int i = 0; i < 2 && std::getline(in, line); ++i) out << line << '\n';  // epochs 0, 1
+        out << "{\"epoch\": 2, \"loss\": 0.5, \"recall@1\"";  // a line cut short by the crash
+      }
+      const auto info =
+          nsl::CheckpointStore::verify(part.path() / "checkpoints" / "step-000000000006");
+      BOOST_TEST(info.info.at("epoch").get<int64_t>() == 2);
+      BOOST_TEST(info.info.at("step").get<int64_t>() == 2);
+      const auto resumed = run(part.str(), "auto");
 
-  BOOST_TEST_REQUIRE(resumed.first.size() == reference.first.size());
-  for (size_t i = 0; i < reference.first.size(); ++i) {
-    BOOST_TEST(torch::equal(resumed.first[i], reference.first[i]), "tensor " << i);
+      BOOST_TEST_REQUIRE(resumed.first.size() == reference.first.size());
+      for (size_t i = 0; i < reference.first.size(); ++i) {
+        BOOST_TEST(torch::equal(resumed.first[i], reference.first[i]), "tensor " << i);
+      }
+      BOOST_TEST_REQUIRE(resumed.second.size() == reference.second.size());
+      for (size_t e = 0; e < reference.second.size(); ++e) {
+        BOOST_TEST(resumed.second[e].epoch == reference.second[e].epoch);
+        BOOST_TEST(resumed.second[e].loss == reference.second[e].loss, "epoch " << e);
+        BOOST_TEST(resumed.second[e].retrieval.recall == reference.second[e].retrieval.recall);
+        BOOST_TEST(resumed.second[e].retrieval.map_at_r == reference.second[e].retrieval.map_at_r);
+        BOOST_TEST(resumed.second[e].retrieval.nmi == reference.second[e].retrieval.nmi);
+      }
+      // 3 epochs x 4 steps: the last step (index 11) ran at lr (1 + cos(11 pi / 12)) / 2.
+      const double want = 0.01 * 0.5 * (1.0 + std::cos(M_PI * 11.0 / 12.0));
+      BOOST_TEST(last_lr == std::vector<double>({want, want}), boost::test_tools::per_element());
+    }
   }
-  BOOST_TEST_REQUIRE(resumed.second.size() == reference.second.size());
-  for (size_t e = 0; e < reference.second.size(); ++e) {
-    BOOST_TEST(resumed.second[e].epoch == reference.second[e].epoch);
-    BOOST_TEST(resumed.second[e].loss == reference.second[e].loss, "epoch " << e);
-    BOOST_TEST(resumed.second[e].retrieval.recall == reference.second[e].retrieval.recall);
-    BOOST_TEST(resumed.second[e].retrieval.map_at_r == reference.second[e].retrieval.map_at_r);
-    BOOST_TEST(resumed.second[e].retrieval.nmi == reference.second[e].retrieval.nmi);
-  }
-  // 3 epochs x 4 steps: the last step (index 11) ran at lr (1 + cos(11 pi / 12)) / 2.
-  const double want = 0.01 * 0.5 * (1.0 + std::cos(M_PI * 11.0 / 12.0));
-  BOOST_TEST(last_lr == std::vector<double>({want, want}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(every_loss_and_decorrelation_mode_trains) {
