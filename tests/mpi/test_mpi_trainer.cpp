@@ -62,6 +62,16 @@ std::vector<double> losses(nsl::Communicator& comm, const nsl::Config& cfg, int 
   return out;
 }
 
+// Options for a trainer that reads the training split's samples (center imprinting, centering).
+nsl::TrainerOptions options_with_train_samples(const nsl::Config& cfg, nsl::Communicator& comm) {
+  nsl::TrainerOptions opts;
+  opts.show_progress = false;
+  opts.open_train_samples = [path = cfg.data.path, &comm] {
+    return std::make_unique<nsl::ShardEvalSource>(path, "train", comm.rank(), comm.size());
+  };
+  return opts;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(two_ranks_match_one_process) {
@@ -149,12 +159,7 @@ BOOST_AUTO_TEST_CASE(imprinted_centers_identical_for_any_world_size) {
   auto imprint = [&](nsl::Communicator& comm) {
     const auto source = nsl::make_train_source(cfg, comm.rank(), comm.size());
     nsl::ShardEvalSource test(cfg.data.path, "test", comm.rank(), comm.size());
-    nsl::TrainerOptions opts;
-    opts.show_progress = false;
-    opts.open_train_samples = [&] {
-      return std::make_unique<nsl::ShardEvalSource>(cfg.data.path, "train", comm.rank(),
-                                                    comm.size());
-    };
+    const nsl::TrainerOptions opts = options_with_train_samples(cfg, comm);
     nsl::Trainer trainer(cfg, comm, *source, test, 1, opts);
     trainer.imprint_centers();
     return trainer.loss()->centers().detach().clone();
@@ -186,12 +191,7 @@ BOOST_AUTO_TEST_CASE(centering_statistic_identical_for_any_world_size) {
   auto run = [&](nsl::Communicator& comm) {
     const auto source = nsl::make_train_source(cfg, comm.rank(), comm.size());
     nsl::ShardEvalSource test(cfg.data.path, "test", comm.rank(), comm.size());
-    nsl::TrainerOptions opts;
-    opts.show_progress = false;
-    opts.open_train_samples = [&] {
-      return std::make_unique<nsl::ShardEvalSource>(cfg.data.path, "train", comm.rank(),
-                                                    comm.size());
-    };
+    const nsl::TrainerOptions opts = options_with_train_samples(cfg, comm);
     nsl::Trainer trainer(cfg, comm, *source, test, 1, opts);
     trainer.imprint_centers();
     Run r;
