@@ -1,10 +1,9 @@
 #include "data/dataset_writer.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "data/checksum.h"
 #include "data/shard_writer.h"
@@ -55,13 +54,8 @@ DatasetWriter::DatasetWriter(const std::string& out_dir, const std::string& name
   if (shards_per_split < 1)
     throw ConfigError("shards per split must be at least 1, got " +
                       std::to_string(shards_per_split));
-  tmp_dir_ = out_dir_ + ".tmp-" + std::to_string(static_cast<long long>(::getpid()));
-  std::error_code ec;
-  fs::remove_all(tmp_dir_, ec);  // leftover of an earlier crashed run with the same pid
-  fs::create_directories(tmp_dir_, ec);
-  if (ec)
-    throw DataError("cannot create the temporary dataset folder '" + tmp_dir_ +
-                    "': " + ec.message());
+  draft_ = std::make_unique<FolderDraft>(out_dir_, kExitData);
+  tmp_dir_ = draft_->path().string();
 }
 
 DatasetWriter::~DatasetWriter() {
@@ -70,8 +64,7 @@ DatasetWriter::~DatasetWriter() {
     splits_.clear();  // closes any open shard files before their folder goes
   } catch (...) {
   }
-  std::error_code ec;
-  fs::remove_all(tmp_dir_, ec);
+  draft_.reset();  // removes the unpublished folder
 }
 
 void DatasetWriter::set_source(const nlohmann::json& source) { source_ = source; }
@@ -134,25 +127,8 @@ Manifest DatasetWriter::finalize() {
   }
   write_manifest(tmp_dir_, m);
 
-  // Swap into place: old dataset aside, new one in, old one removed.
-  std::error_code ec;
-  const std::string old_dir =
-      out_dir_ + ".old-" + std::to_string(static_cast<long long>(::getpid()));
-  const bool had_old = fs::exists(out_dir_, ec);
-  if (had_old) {
-    fs::remove_all(old_dir, ec);
-    fs::rename(out_dir_, old_dir, ec);
-    if (ec)
-      throw DataError("cannot move the existing dataset '" + out_dir_ + "' aside: " + ec.message());
-  }
-  fs::rename(tmp_dir_, out_dir_, ec);
-  if (ec) {
-    const std::string why = ec.message();
-    if (had_old) fs::rename(old_dir, out_dir_, ec);  // put the old one back
-    throw DataError("cannot move the new dataset into '" + out_dir_ + "': " + why);
-  }
+  draft_->publish();
   finalized_ = true;
-  if (had_old) fs::remove_all(old_dir, ec);
   return m;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 // Builds a converted dataset folder: per split, `shards_per_split` shard files
-// (`<split>-<index:05>.h5`) plus manifest.json. Everything is written into the temporary sibling
-// `<out_dir>.tmp-<pid>`; finalize() swaps it into place, so out_dir is either the old complete
-// dataset or the new complete one, never half-written.
+// (`<split>-<index:05>.h5`) plus manifest.json. Everything is written into
+// temporary_sibling(out_dir) (common/atomic_file.h); finalize() publishes it with publish_folder
+// (every file fsynced, the old folder moved aside, the new one renamed in), so out_dir is the old
+// complete dataset or the new complete one, never half-written.
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -14,6 +15,8 @@
 #include "data/manifest.h"
 
 namespace nsl {
+
+class FolderDraft;
 
 class ShardWriter;
 
@@ -51,7 +54,8 @@ class DatasetWriter {
   SplitState& split_state(const std::string& split);
 
   std::string out_dir_;
-  std::string tmp_dir_;
+  std::unique_ptr<FolderDraft> draft_;
+  std::string tmp_dir_;  // draft_'s folder
   std::string name_;
   int64_t height_, width_, channels_, shards_per_split_;
   nlohmann::json source_ = nlohmann::json::object();

@@ -1,12 +1,10 @@
 #include "data/embedding_file.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <stdexcept>
 #include <system_error>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/fnv.h"
 #include "data/h5_handle.h"
@@ -74,16 +72,6 @@ void put_strings(hid_t loc, const char* name, const std::vector<std::string>& va
   for (const std::string& v : values) pointers.push_back(v.c_str());
   const hsize_t n = values.size();
   put_dataset(loc, name, type.get(), type.get(), 1, &n, pointers.data(), file);
-}
-
-void fsync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), O_RDONLY | (directory ? O_DIRECTORY : 0));
-  if (fd < 0) return;  // best effort for the folder; the file itself was just written
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0 && !directory)
-    throw DataError("could not flush '" + path +
-                    "' to disk: " + std::error_code(errno, std::generic_category()).message());
 }
 
 void check_fields(const EmbeddingFile& f, const std::string& path) {
@@ -244,52 +232,44 @@ void write_embedding_file(const std::string& path, EmbeddingFile& f) {
       throw DataError("cannot create the folder of '" + path + "': " + ec.message() +
                       "; choose another --out");
   }
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  try {
-    Handle file = h5::check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
-                            Kind::kFile, "creating the embeddings file", tmp);
-    const hid_t root = file.get();
-    const hsize_t n = static_cast<hsize_t>(f.size());
-    const hsize_t shape[2] = {n, static_cast<hsize_t>(f.dim())};
-    put_dataset(root, "embeddings", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, shape,
-                f.embeddings.data_ptr<float>(), tmp);
-    put_dataset(root, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &n,
-                f.labels.data_ptr<int64_t>(), tmp);
-    put_dataset(root, "indices", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &n,
-                f.indices.data_ptr<int64_t>(), tmp);
-    put_strings(root, "paths", f.paths, tmp);
-    put_strings(root, "class_names", f.class_names, tmp);
-    put_string(root, "format", kEmbeddingFormat, tmp);
-    put_int(root, "version", kEmbeddingVersion, tmp);
-    put_string(root, "split", f.split, tmp);
-    put_string(root, "dataset", f.dataset, tmp);
-    put_string(root, "dataset_path", f.dataset_path, tmp);
-    put_string(root, "source_root", f.source_root, tmp);
-    put_string(root, "checkpoint", f.checkpoint, tmp);
-    put_int(root, "epoch", f.epoch, tmp);
-    put_int(root, "step", f.step, tmp);
-    put_int(root, "global_step", f.global_step, tmp);
-    put_string(root, "config_hash", f.config_hash, tmp);
-    put_string(root, "weights_fnv1a64", f.weights_fnv1a64, tmp);
-    put_int(root, "embedding_dim", f.dim(), tmp);
-    put_int(root, "image_size", f.image_size, tmp);
-    put_int(root, "channels", f.channels, tmp);
-    put_int(root, "bbox_crop", f.bbox_crop ? 1 : 0, tmp);
-    put_string(root, "embeddings_fnv1a64", f.fingerprint, tmp);
-    h5::check(H5Fflush(root, H5F_SCOPE_LOCAL), "flushing the embeddings file", tmp);
-    h5::close_checked(file, "closing the embeddings file", tmp);
-    fsync_path(tmp, false);
-    std::error_code ec;
-    fs::rename(tmp, target, ec);
-    if (ec)
-      throw DataError("cannot rename '" + tmp + "' to '" + path + "': " + ec.message() +
-                      "; check that the folder is writable");
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw;
-  }
-  fsync_path(target.has_parent_path() ? target.parent_path().string() : ".", true);
+  write_file_atomically(
+      target,
+      [&](const fs::path& tmp_path) {
+        const std::string tmp = tmp_path.string();
+        Handle file = h5::check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+                                Kind::kFile, "creating the embeddings file", tmp);
+        const hid_t root = file.get();
+        const hsize_t n = static_cast<hsize_t>(f.size());
+        const hsize_t shape[2] = {n, static_cast<hsize_t>(f.dim())};
+        put_dataset(root, "embeddings", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, shape,
+                    f.embeddings.data_ptr<float>(), tmp);
+        put_dataset(root, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &n,
+                    f.labels.data_ptr<int64_t>(), tmp);
+        put_dataset(root, "indices", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &n,
+                    f.indices.data_ptr<int64_t>(), tmp);
+        put_strings(root, "paths", f.paths, tmp);
+        put_strings(root, "class_names", f.class_names, tmp);
+        put_string(root, "format", kEmbeddingFormat, tmp);
+        put_int(root, "version", kEmbeddingVersion, tmp);
+        put_string(root, "split", f.split, tmp);
+        put_string(root, "dataset", f.dataset, tmp);
+        put_string(root, "dataset_path", f.dataset_path, tmp);
+        put_string(root, "source_root", f.source_root, tmp);
+        put_string(root, "checkpoint", f.checkpoint, tmp);
+        put_int(root, "epoch", f.epoch, tmp);
+        put_int(root, "step", f.step, tmp);
+        put_int(root, "global_step", f.global_step, tmp);
+        put_string(root, "config_hash", f.config_hash, tmp);
+        put_string(root, "weights_fnv1a64", f.weights_fnv1a64, tmp);
+        put_int(root, "embedding_dim", f.dim(), tmp);
+        put_int(root, "image_size", f.image_size, tmp);
+        put_int(root, "channels", f.channels, tmp);
+        put_int(root, "bbox_crop", f.bbox_crop ? 1 : 0, tmp);
+        put_string(root, "embeddings_fnv1a64", f.fingerprint, tmp);
+        h5::check(H5Fflush(root, H5F_SCOPE_LOCAL), "flushing the embeddings file", tmp);
+        h5::close_checked(file, "closing the embeddings file", tmp);
+      },
+      kExitData);
 }
 
 EmbeddingFile read_embedding_file(const std::string& path) {

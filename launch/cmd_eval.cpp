@@ -2,11 +2,11 @@
 // ranks (the evaluation code the trainer runs after every epoch).
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "data/manifest.h"
 #include "data/shard_batch_source.h"
@@ -32,13 +32,7 @@ nlohmann::json metrics_json(const RetrievalMetrics& m, const CheckpointModel& mo
 }
 
 void write_json(const std::string& path, const nlohmann::json& j) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << j.dump(2) << "\n";
-    if (!out) throw Error(kExitRuntime, "cannot write '" + tmp + "' (--json): check the folder");
-  }
-  std::filesystem::rename(tmp, path);
+  write_text_atomically(path, j.dump(2) + "\n");
 }
 
 }  // namespace

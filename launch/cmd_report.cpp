@@ -1,7 +1,5 @@
 // nsl_dist report: RUN/report/index.html with the results table, the training curves (gnuplot) and
 // a retrieval gallery of the run's newest checkpoint on the test split.
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -9,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "config/config.h"
 #include "data/manifest.h"
@@ -25,54 +24,6 @@
 
 namespace nsl {
 namespace fs = std::filesystem;
-namespace {
-
-// Removes the scratch folder unless released (the report replaced the old one).
-class ScratchFolder {
- public:
-  explicit ScratchFolder(fs::path dir) : dir_(std::move(dir)) {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-    if (!fs::create_directories(dir_, ec) || ec) {
-      throw DataError("cannot create '" + dir_.string() + "': " + ec.message() +
-                      ": the run folder must be writable");
-    }
-  }
-  ~ScratchFolder() {
-    std::error_code ec;
-    if (!released_) fs::remove_all(dir_, ec);
-  }
-  ScratchFolder(const ScratchFolder&) = delete;
-  ScratchFolder& operator=(const ScratchFolder&) = delete;
-  const fs::path& path() const { return dir_; }
-  void release() { released_ = true; }
-
- private:
-  fs::path dir_;
-  bool released_ = false;
-};
-
-// DIR/report <- scratch: the old report is moved aside first and removed only after the new one is
-// in place, so a reader sees either report whole (or, for an instant, none).
-void replace_folder(const fs::path& scratch, const fs::path& target) {
-  const fs::path old = target.string() + ".old-" + std::to_string(getpid());
-  std::error_code ec;
-  if (fs::exists(target)) {
-    fs::rename(target, old, ec);
-    if (ec) {
-      throw DataError("cannot move the previous report '" + target.string() +
-                      "' aside: " + ec.message());
-    }
-  }
-  fs::rename(scratch, target, ec);
-  if (ec) {
-    throw DataError("cannot rename '" + scratch.string() + "' to '" + target.string() +
-                    "': " + ec.message());
-  }
-  fs::remove_all(old, ec);
-}
-
-}  // namespace
 
 void add_report_command(CLI::App& app, ReportArgs& args) {
   CLI::App* cmd = app.add_subcommand(
@@ -131,7 +82,7 @@ int run_report(const ReportArgs& args) {
   apply_thread_settings(threads_per_rank(config.train.threads_per_rank, 1));
 
   const fs::path target = run / "report";
-  ScratchFolder scratch(run / ("report.tmp-" + std::to_string(getpid())));
+  FolderDraft scratch(target, kExitData);
   page.plots = report::write_plots(page.metrics, scratch.path(), gnuplot);
 
   ShardEvalSource test(config.data.path, config.data.test_split, 0, 1, eval_transform(config));
@@ -156,8 +107,7 @@ int run_report(const ReportArgs& args) {
                       "': check the free space and permissions of the run folder");
     }
   }
-  replace_folder(scratch.path(), target);
-  scratch.release();
+  scratch.publish();
 
   int64_t top1 = 0;
   for (const auto& row : page.gallery.rows) top1 += row.neighbours.front().correct;

@@ -5,7 +5,6 @@
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +13,7 @@
 #include <limits>
 #include <system_error>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 
 namespace nsl {
@@ -25,22 +25,6 @@ namespace fs = std::filesystem;
 torch::Tensor as_rows(const torch::Tensor& t) {
   if (t.dim() != 2) throw std::invalid_argument("FAISS: expected a [n, d] matrix");
   return t.to(torch::kFloat32).cpu().contiguous();
-}
-
-// Writes `write(tmp)` into a temporary file next to `file`, then renames it into place.
-template <typename Write>
-void write_atomically(const std::string& file, Write write) {
-  const std::string tmp = file + ".tmp-" + std::to_string(::getpid());
-  try {
-    write(tmp);
-    std::error_code ec;
-    fs::rename(tmp, file, ec);
-    if (ec) throw DataError("cannot rename '" + tmp + "' to '" + file + "': " + ec.message());
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw;
-  }
 }
 
 std::string sidecar(const std::string& file) { return file + ".json"; }
@@ -88,14 +72,17 @@ FaissIndex FaissIndex::load(const std::string& file) {
 }
 
 void FaissIndex::save(const std::string& file) const {
-  write_atomically(file, [&](const std::string& tmp) {
-    try {
-      faiss::write_index(index_.get(), tmp.c_str());
-    } catch (const faiss::FaissException& e) {
-      throw DataError("cannot write the FAISS index '" + tmp + "': " + e.what() +
-                      "; choose another --faiss-file");
-    }
-  });
+  write_file_atomically(
+      file,
+      [&](const fs::path& tmp) {
+        try {
+          faiss::write_index(index_.get(), tmp.c_str());
+        } catch (const faiss::FaissException& e) {
+          throw DataError("cannot write the FAISS index '" + tmp.string() + "': " + e.what() +
+                          "; choose another --faiss-file");
+        }
+      },
+      kExitData);
 }
 
 void FaissIndex::set_parameters(const std::string& parameters) {
@@ -168,12 +155,7 @@ FaissIndex open_or_build_faiss(const std::string& file, const torch::Tensor& vec
   std::error_code ignored;
   fs::remove(sidecar(file), ignored);  // never a sidecar that vouches for another index
   index.save(file);
-  write_atomically(sidecar(file), [&](const std::string& tmp) {
-    std::ofstream out(tmp);
-    out << want.dump(2) << "\n";
-    out.close();
-    if (!out) throw DataError("cannot write '" + tmp + "': choose another --faiss-file");
-  });
+  write_text_atomically(sidecar(file), want.dump(2) + "\n", kExitData);
   if (note)
     *note = "built FAISS index " + source.factory + " and saved it to '" + file + "' (" + why + ")";
   return index;

@@ -1,6 +1,5 @@
 #include "train/checkpoint_store.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <fstream>
 #include <utility>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/fnv.h"
 
@@ -54,15 +54,6 @@ std::optional<int64_t> parse_step_name(const std::string& name) {
   return step;
 }
 
-void fsync_path(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_write_error(path, "opening to sync", errno);
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  if (::close(fd) != 0 && rc == 0) throw_write_error(path, "closing after sync of", errno);
-  if (rc != 0) throw_write_error(path, "fsync of", err);
-}
-
 struct FileDigest {
   uintmax_t bytes = 0;
   uint64_t hash = 0;
@@ -84,9 +75,8 @@ std::optional<FileDigest> digest_file(const fs::path& path) {
   return digest;
 }
 
-// One manifest "files" entry for a file write_files left in `tmp`, which is fsynced here.
+// One manifest "files" entry for a file write_files left in `tmp`.
 nlohmann::json describe_file(const fs::path& file) {
-  fsync_path(file);
   const auto digest = digest_file(file);
   if (!digest) throw_write_error(file, "reading back", errno);
   return {{"name", file.filename().string()},
@@ -121,7 +111,7 @@ std::vector<fs::path> written_files(const fs::path& tmp) {
   return files;
 }
 
-void write_text_synced(const fs::path& path, const std::string& text) {
+void write_text(const fs::path& path, const std::string& text) {
   errno = 0;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw_write_error(path, "creating", errno);
@@ -130,7 +120,6 @@ void write_text_synced(const fs::path& path, const std::string& text) {
   if (!out) throw_write_error(path, "writing", errno);
   out.close();
   if (!out) throw_write_error(path, "closing", errno);
-  fsync_path(path);
 }
 
 void write_manifest(const fs::path& tmp, int64_t global_step, const nlohmann::json& info) {
@@ -138,7 +127,7 @@ void write_manifest(const fs::path& tmp, int64_t global_step, const nlohmann::js
   for (const auto& file : written_files(tmp)) files.push_back(describe_file(file));
   const nlohmann::json manifest = {
       {"format", kFormat}, {"global_step", global_step}, {"files", files}, {"info", info}};
-  write_text_synced(tmp / kManifest, manifest.dump(2) + "\n");
+  write_text(tmp / kManifest, manifest.dump(2) + "\n");
 }
 
 void remove_tree(const fs::path& path) {
@@ -150,43 +139,15 @@ void remove_tree(const fs::path& path) {
   }
 }
 
-// Leftovers of saves that crashed: complete or not, no reader ever looks at them.
+// Leftovers of saves that crashed (".tmp-step-..." folders, and "step-....tmp-..." ones that
+// publish_folder moved aside): complete or not, no reader ever looks at them.
 void remove_stale_tmp(const fs::path& root) {
   std::vector<fs::path> stale;
   for (const auto& entry : entries_of(root)) {
-    if (entry.path().filename().string().rfind(kTmpPrefix, 0) == 0) stale.push_back(entry.path());
+    if (entry.path().filename().string().find(kTmpPrefix) != std::string::npos)
+      stale.push_back(entry.path());
   }
   for (const auto& path : stale) remove_tree(path);
-}
-
-[[noreturn]] void throw_rename_error(const fs::path& from, const fs::path& to,
-                                     const std::error_code& ec) {
-  throw Error(kExitRuntime, "checkpoint: renaming " + quoted(from) + " to " + quoted(to) +
-                                " failed (" + ec.message() +
-                                "); check write permission on the checkpoint folder");
-}
-
-// Renames the finished tmp folder to its final name. A checkpoint of the same step is moved aside
-// first (a directory rename cannot replace a non-empty one) and deleted only once the new one is in
-// place; its .tmp- name makes the next save() remove it if we crash in between.
-void publish(const fs::path& tmp, const fs::path& final_dir) {
-  const fs::path aside =
-      final_dir.parent_path() / (kTmpPrefix + std::string("replaced-") +
-                                 final_dir.filename().string() + "-" + std::to_string(::getpid()));
-  std::error_code ec;
-  const bool replacing = fs::exists(final_dir, ec);
-  if (replacing) {
-    fs::rename(final_dir, aside, ec);
-    if (ec) throw_rename_error(final_dir, aside, ec);
-  }
-  fs::rename(tmp, final_dir, ec);
-  if (ec) {
-    std::error_code restore_ec;
-    if (replacing) fs::rename(aside, final_dir, restore_ec);
-    throw_rename_error(tmp, final_dir, ec);
-  }
-  fsync_path(final_dir.parent_path());
-  if (replacing) fs::remove_all(aside, ec);  // best effort: the next save() retries
 }
 
 [[noreturn]] void invalid(const std::string& reason) { throw DataError(reason); }
@@ -320,8 +281,7 @@ std::filesystem::path CheckpointStore::save(
   try {
     write_files(tmp);
     write_manifest(tmp, global_step, info);
-    fsync_path(tmp);
-    publish(tmp, final_dir);
+    publish_folder(tmp, final_dir);
   } catch (...) {
     fs::remove_all(tmp, ec);  // best effort; the next save() removes it otherwise
     throw;

@@ -2,9 +2,9 @@
 // A run's checkpoints: ROOT/step-<global step, 12 digits>/ holding the files the caller writes plus
 // manifest.json (every file's size and FNV-1a 64 hash, and the caller's info object).
 //
-// save(): files are written into ROOT/.tmp-step-N-<pid>/, each file and the folder are fsynced,
-// the manifest is written and fsynced last, the folder is renamed to its final name and ROOT is
-// fsynced; only then are checkpoints beyond the newest `keep` removed. A crash at any point leaves
+// save(): files are written into ROOT/.tmp-step-N-<pid>/, the manifest last; publish_folder
+// (common/atomic_file.h) fsyncs every file and the folder, renames it to its final name and fsyncs
+// ROOT; only then are checkpoints beyond the newest `keep` removed. A crash at any point leaves
 // either the previous set of checkpoints or the new one, never a half-written checkpoint under a
 // final name; leftover .tmp-* folders are ignored by readers and removed by the next save().
 #include <nlohmann/json.hpp>

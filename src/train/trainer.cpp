@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/fnv.h"
 #include "eval/evaluate_model.h"
@@ -584,9 +585,9 @@ std::vector<EpochMetrics> Trainer::earlier_metrics(int64_t before_epoch) {
     }
   }
   in.close();
-  std::ofstream out(path, std::ios::trunc);
-  for (const auto& line : lines) out << line << '\n';
-  if (!out) throw Error(kExitRuntime, "cannot rewrite '" + path + "' after resuming");
+  std::string text;
+  for (const auto& line : lines) text += line + '\n';
+  write_text_atomically(path, text);
   return kept;
 }
 
