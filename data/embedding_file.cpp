@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/fnv.h"
 #include "data/h5_handle.h"
+#include "data/h5_io.h"
 
 namespace nsl {
 
@@ -19,60 +20,6 @@ using h5::Kind;
 
 // ---------------------------------------------------------------------------------------------
 // Writing
-
-Handle vlen_string_type(const std::string& file) {
-  Handle type = h5::check(H5Tcopy(H5T_C_S1), Kind::kDatatype, "H5Tcopy", file);
-  h5::check(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size", file);
-  h5::check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset", file);
-  return type;
-}
-
-void put_string(hid_t loc, const char* name, const std::string& value, const std::string& file) {
-  Handle type = vlen_string_type(file);
-  Handle space = h5::check(H5Screate(H5S_SCALAR), Kind::kDataspace, "H5Screate", file);
-  Handle attr = h5::check(H5Acreate2(loc, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                          Kind::kAttribute, std::string("creating attribute '") + name + "'", file);
-  const char* pointer = value.c_str();
-  h5::check(H5Awrite(attr.get(), type.get(), &pointer),
-            std::string("writing attribute '") + name + "'", file);
-}
-
-void put_int(hid_t loc, const char* name, int64_t value, const std::string& file) {
-  Handle space = h5::check(H5Screate(H5S_SCALAR), Kind::kDataspace, "H5Screate", file);
-  Handle attr =
-      h5::check(H5Acreate2(loc, name, H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                Kind::kAttribute, std::string("creating attribute '") + name + "'", file);
-  h5::check(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value),
-            std::string("writing attribute '") + name + "'", file);
-}
-
-// A dataset of `rank` dimensions `dims`, file type `file_type`, written from `data` in `mem_type`.
-void put_dataset(hid_t loc, const char* name, hid_t file_type, hid_t mem_type, int rank,
-                 const hsize_t* dims, const void* data, const std::string& file) {
-  Handle space =
-      h5::check(H5Screate_simple(rank, dims, nullptr), Kind::kDataspace, "H5Screate_simple", file);
-  Handle dcpl = h5::check(H5Pcreate(H5P_DATASET_CREATE), Kind::kPropList, "H5Pcreate", file);
-  // No modification times in object headers: the same embeddings give a bit-identical file.
-  h5::check(H5Pset_obj_track_times(dcpl.get(), false), "H5Pset_obj_track_times", file);
-  Handle dset =
-      h5::check(H5Dcreate2(loc, name, file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                Kind::kDataset, std::string("creating dataset '") + name + "'", file);
-  hsize_t elements = 1;
-  for (int i = 0; i < rank; ++i) elements *= dims[i];
-  if (elements > 0)
-    h5::check(H5Dwrite(dset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
-              std::string("writing dataset '") + name + "'", file);
-}
-
-void put_strings(hid_t loc, const char* name, const std::vector<std::string>& values,
-                 const std::string& file) {
-  Handle type = vlen_string_type(file);
-  std::vector<const char*> pointers;
-  pointers.reserve(values.size());
-  for (const std::string& v : values) pointers.push_back(v.c_str());
-  const hsize_t n = values.size();
-  put_dataset(loc, name, type.get(), type.get(), 1, &n, pointers.data(), file);
-}
 
 void check_fields(const EmbeddingFile& f, const std::string& path) {
   auto bad = [&](const std::string& what) {
@@ -100,101 +47,33 @@ void check_fields(const EmbeddingFile& f, const std::string& path) {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-[[noreturn]] void bad_file(const std::string& path, const std::string& problem) {
-  throw DataError("embeddings file '" + path + "': " + problem +
-                  "; it is not a valid nsl_dist embeddings file (format v1): re-run nsl_dist "
-                  "embed to rewrite it");
+h5::Source embeddings_source(const std::string& path) {
+  return {path, "embeddings file",
+          "it is not a valid nsl_dist embeddings file (format v1): re-run nsl_dist embed to "
+          "rewrite it"};
 }
 
-Handle open_attribute(hid_t loc, const char* name, const std::string& path) {
-  if (H5Aexists(loc, name) <= 0) bad_file(path, std::string("missing attribute '") + name + "'");
-  return h5::check(H5Aopen(loc, name, H5P_DEFAULT), Kind::kAttribute,
-                   std::string("opening attribute '") + name + "'", path);
+[[noreturn]] void bad_file(const std::string& path, const std::string& problem) {
+  h5::invalid(embeddings_source(path), problem);
 }
 
 std::string get_string(hid_t loc, const char* name, const std::string& path) {
-  Handle attr = open_attribute(loc, name, path);
-  Handle type = h5::check(H5Aget_type(attr.get()), Kind::kDatatype, "H5Aget_type", path);
-  Handle space = h5::check(H5Aget_space(attr.get()), Kind::kDataspace, "H5Aget_space", path);
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Sget_simple_extent_npoints(space.get()) != 1)
-    bad_file(path, std::string("attribute '") + name + "' is not a single string");
-  const htri_t variable = H5Tis_variable_str(type.get());
-  h5::check(static_cast<herr_t>(variable), "H5Tis_variable_str", path);
-  Handle mem = h5::check(H5Tcopy(H5T_C_S1), Kind::kDatatype, "H5Tcopy", path);
-  h5::check(H5Tset_cset(mem.get(), H5Tget_cset(type.get())), "H5Tset_cset", path);
-  if (variable > 0) {
-    h5::check(H5Tset_size(mem.get(), H5T_VARIABLE), "H5Tset_size", path);
-    char* value = nullptr;
-    h5::check(H5Aread(attr.get(), mem.get(), &value),
-              std::string("reading attribute '") + name + "'", path);
-    std::string result = value ? value : "";
-    H5free_memory(value);
-    return result;
-  }
-  const size_t size = H5Tget_size(type.get());
-  h5::check(H5Tset_size(mem.get(), size + 1), "H5Tset_size", path);
-  h5::check(H5Tset_strpad(mem.get(), H5T_STR_NULLTERM), "H5Tset_strpad", path);
-  std::string buffer(size + 1, '\0');
-  h5::check(H5Aread(attr.get(), mem.get(), buffer.data()),
-            std::string("reading attribute '") + name + "'", path);
-  return std::string(buffer.c_str());
+  return h5::read_string_attribute(loc, name, embeddings_source(path));
 }
 
 int64_t get_int(hid_t loc, const char* name, const std::string& path) {
-  Handle attr = open_attribute(loc, name, path);
-  Handle type = h5::check(H5Aget_type(attr.get()), Kind::kDatatype, "H5Aget_type", path);
-  Handle space = h5::check(H5Aget_space(attr.get()), Kind::kDataspace, "H5Aget_space", path);
-  if (H5Tget_class(type.get()) != H5T_INTEGER || H5Sget_simple_extent_npoints(space.get()) != 1)
-    bad_file(path, std::string("attribute '") + name + "' is not a single integer");
-  int64_t value = 0;
-  h5::check(H5Aread(attr.get(), H5T_NATIVE_INT64, &value),
-            std::string("reading attribute '") + name + "'", path);
-  return value;
-}
-
-// Opens dataset `name`, checks its element class and rank, returns its dimensions in `dims`.
-Handle open_dataset(hid_t loc, const char* name, H5T_class_t type_class, int rank,
-                    std::vector<hsize_t>& dims, const std::string& path) {
-  if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
-    bad_file(path, std::string("missing dataset '/") + name + "'");
-  Handle dset = h5::check(H5Dopen2(loc, name, H5P_DEFAULT), Kind::kDataset,
-                          std::string("opening dataset '") + name + "'", path);
-  Handle type = h5::check(H5Dget_type(dset.get()), Kind::kDatatype, "H5Dget_type", path);
-  if (H5Tget_class(type.get()) != type_class)
-    bad_file(path, std::string("dataset '/") + name + "' has the wrong element type");
-  Handle space = h5::check(H5Dget_space(dset.get()), Kind::kDataspace, "H5Dget_space", path);
-  const int ndims = H5Sget_simple_extent_ndims(space.get());
-  if (ndims != rank)
-    bad_file(path, std::string("dataset '/") + name + "' has " + std::to_string(ndims) +
-                       " dimensions, expected " + std::to_string(rank));
-  dims.assign(static_cast<size_t>(rank), 0);
-  h5::check(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr),
-            "H5Sget_simple_extent_dims", path);
-  return dset;
+  return h5::read_int_attribute(loc, name, embeddings_source(path));
 }
 
 std::vector<std::string> get_strings(hid_t loc, const char* name, const std::string& path) {
   std::vector<hsize_t> dims;
-  Handle dset = open_dataset(loc, name, H5T_STRING, 1, dims, path);
-  Handle type = h5::check(H5Dget_type(dset.get()), Kind::kDatatype, "H5Dget_type", path);
-  if (H5Tis_variable_str(type.get()) <= 0)
-    bad_file(path, std::string("dataset '/") + name + "' does not hold variable-length strings");
-  std::vector<std::string> out;
-  if (dims[0] == 0) return out;
-  Handle mem = vlen_string_type(path);
-  std::vector<char*> pointers(dims[0], nullptr);
-  h5::check(H5Dread(dset.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()),
-            std::string("reading dataset '") + name + "'", path);
-  out.reserve(pointers.size());
-  for (char* p : pointers) out.emplace_back(p ? p : "");
-  Handle space = h5::check(H5Dget_space(dset.get()), Kind::kDataspace, "H5Dget_space", path);
-  H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, pointers.data());
-  return out;
+  Handle dset = h5::open_dataset(loc, name, H5T_STRING, 1, dims, embeddings_source(path));
+  return h5::read_strings(dset.get(), dims[0], path);
 }
 
 torch::Tensor get_int64s(hid_t loc, const char* name, const std::string& path) {
   std::vector<hsize_t> dims;
-  Handle dset = open_dataset(loc, name, H5T_INTEGER, 1, dims, path);
+  Handle dset = h5::open_dataset(loc, name, H5T_INTEGER, 1, dims, embeddings_source(path));
   torch::Tensor out = torch::empty({static_cast<int64_t>(dims[0])}, torch::kInt64);
   if (dims[0] > 0)
     h5::check(H5Dread(dset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
@@ -235,37 +114,38 @@ void write_embedding_file(const std::string& path, EmbeddingFile& f) {
   write_file_atomically(
       target,
       [&](const fs::path& tmp_path) {
+        const auto guard = h5::lock();
         const std::string tmp = tmp_path.string();
         Handle file = h5::check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
                                 Kind::kFile, "creating the embeddings file", tmp);
         const hid_t root = file.get();
         const hsize_t n = static_cast<hsize_t>(f.size());
         const hsize_t shape[2] = {n, static_cast<hsize_t>(f.dim())};
-        put_dataset(root, "embeddings", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, shape,
-                    f.embeddings.data_ptr<float>(), tmp);
-        put_dataset(root, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &n,
-                    f.labels.data_ptr<int64_t>(), tmp);
-        put_dataset(root, "indices", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &n,
-                    f.indices.data_ptr<int64_t>(), tmp);
-        put_strings(root, "paths", f.paths, tmp);
-        put_strings(root, "class_names", f.class_names, tmp);
-        put_string(root, "format", kEmbeddingFormat, tmp);
-        put_int(root, "version", kEmbeddingVersion, tmp);
-        put_string(root, "split", f.split, tmp);
-        put_string(root, "dataset", f.dataset, tmp);
-        put_string(root, "dataset_path", f.dataset_path, tmp);
-        put_string(root, "source_root", f.source_root, tmp);
-        put_string(root, "checkpoint", f.checkpoint, tmp);
-        put_int(root, "epoch", f.epoch, tmp);
-        put_int(root, "step", f.step, tmp);
-        put_int(root, "global_step", f.global_step, tmp);
-        put_string(root, "config_hash", f.config_hash, tmp);
-        put_string(root, "weights_fnv1a64", f.weights_fnv1a64, tmp);
-        put_int(root, "embedding_dim", f.dim(), tmp);
-        put_int(root, "image_size", f.image_size, tmp);
-        put_int(root, "channels", f.channels, tmp);
-        put_int(root, "bbox_crop", f.bbox_crop ? 1 : 0, tmp);
-        put_string(root, "embeddings_fnv1a64", f.fingerprint, tmp);
+        h5::write_dataset(root, "embeddings", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, shape,
+                          f.embeddings.data_ptr<float>(), tmp);
+        h5::write_dataset(root, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &n,
+                          f.labels.data_ptr<int64_t>(), tmp);
+        h5::write_dataset(root, "indices", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &n,
+                          f.indices.data_ptr<int64_t>(), tmp);
+        h5::write_strings(root, "paths", f.paths, tmp);
+        h5::write_strings(root, "class_names", f.class_names, tmp);
+        h5::write_string_attribute(root, "format", kEmbeddingFormat, tmp);
+        h5::write_int_attribute(root, "version", kEmbeddingVersion, tmp);
+        h5::write_string_attribute(root, "split", f.split, tmp);
+        h5::write_string_attribute(root, "dataset", f.dataset, tmp);
+        h5::write_string_attribute(root, "dataset_path", f.dataset_path, tmp);
+        h5::write_string_attribute(root, "source_root", f.source_root, tmp);
+        h5::write_string_attribute(root, "checkpoint", f.checkpoint, tmp);
+        h5::write_int_attribute(root, "epoch", f.epoch, tmp);
+        h5::write_int_attribute(root, "step", f.step, tmp);
+        h5::write_int_attribute(root, "global_step", f.global_step, tmp);
+        h5::write_string_attribute(root, "config_hash", f.config_hash, tmp);
+        h5::write_string_attribute(root, "weights_fnv1a64", f.weights_fnv1a64, tmp);
+        h5::write_int_attribute(root, "embedding_dim", f.dim(), tmp);
+        h5::write_int_attribute(root, "image_size", f.image_size, tmp);
+        h5::write_int_attribute(root, "channels", f.channels, tmp);
+        h5::write_int_attribute(root, "bbox_crop", f.bbox_crop ? 1 : 0, tmp);
+        h5::write_string_attribute(root, "embeddings_fnv1a64", f.fingerprint, tmp);
         h5::check(H5Fflush(root, H5F_SCOPE_LOCAL), "flushing the embeddings file", tmp);
         h5::close_checked(file, "closing the embeddings file", tmp);
       },
@@ -273,6 +153,7 @@ void write_embedding_file(const std::string& path, EmbeddingFile& f) {
 }
 
 EmbeddingFile read_embedding_file(const std::string& path) {
+  const auto guard = h5::lock();
   h5::silence_errors();
   if (!fs::exists(path))
     throw DataError("embeddings file '" + path +
@@ -314,7 +195,7 @@ EmbeddingFile read_embedding_file(const std::string& path) {
 
   std::vector<hsize_t> dims;
   {
-    Handle dset = open_dataset(root, "embeddings", H5T_FLOAT, 2, dims, path);
+    Handle dset = h5::open_dataset(root, "embeddings", H5T_FLOAT, 2, dims, embeddings_source(path));
     if (static_cast<int64_t>(dims[1]) != dim || dim < 1)
       bad_file(path, "dataset '/embeddings' has " + std::to_string(dims[1]) +
                          " columns but attribute 'embedding_dim' says " + std::to_string(dim));

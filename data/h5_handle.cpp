@@ -4,8 +4,14 @@
 
 namespace nsl::h5 {
 
+std::recursive_mutex& mutex() {
+  static std::recursive_mutex m;
+  return m;
+}
+
 bool Handle::reset() noexcept {
   if (id_ < 0) return true;
+  const auto guard = lock();
   herr_t status = -1;
   switch (kind_) {
     case Kind::kFile:
@@ -36,10 +42,15 @@ bool Handle::reset() noexcept {
 
 void silence_errors() {
   static const bool done = [] {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    silence_errors_on_this_thread();
     return true;
   }();
   (void)done;
+}
+
+void silence_errors_on_this_thread() {
+  const auto guard = lock();
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
 }
 
 namespace {
@@ -65,6 +76,7 @@ std::string hdf5_cause() {
 }
 
 [[noreturn]] void fail(const std::string& what, const std::string& file) {
+  const auto guard = lock();
   const std::string cause = hdf5_cause();
   throw DataError("HDF5: " + what + " failed for '" + file + "'" +
                   (cause.empty() ? std::string() : " (" + cause + ")") +

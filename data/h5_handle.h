@@ -3,10 +3,18 @@
 // nsl::DataError naming the file. Internal to data/: only data/*.cpp (and tests) include hdf5.h.
 #include <hdf5.h>
 
+#include <mutex>
 #include <string>
 #include <utility>
 
 namespace nsl::h5 {
+
+// The HDF5 library Debian ships is not thread-safe: every function of data/ that calls it holds
+// this lock (recursive: they call each other), so callers never take it themselves.
+std::recursive_mutex& mutex();
+[[nodiscard]] inline std::lock_guard<std::recursive_mutex> lock() {
+  return std::lock_guard<std::recursive_mutex>(mutex());
+}
 
 // Which H5*close releases an identifier.
 enum class Kind { kFile, kGroup, kDataset, kDataspace, kDatatype, kPropList, kAttribute };
@@ -45,6 +53,8 @@ class Handle {
 
 // Switches HDF5's automatic error stack printing off (once per process; idempotent).
 void silence_errors();
+// The same for the calling thread (a thread-safe HDF5 keeps the setting per thread).
+void silence_errors_on_this_thread();
 
 // Throws DataError "HDF5: <what> failed for '<file>'" when id < 0; otherwise wraps it in a Handle.
 Handle check(hid_t id, Kind kind, const std::string& what, const std::string& file);

@@ -1,12 +1,11 @@
 #include "data/prefetch_loader.h"
 
-#include <hdf5.h>
-
 #include <algorithm>
 #include <stdexcept>
 #include <string>
 
 #include "common/error.h"
+#include "data/h5_handle.h"
 #include "data/shard_checks.h"
 #include "data/shard_reader.h"
 
@@ -40,11 +39,6 @@ void validate(const ShardSet& shards, const LoaderOptions& o) {
 }
 
 }  // namespace
-
-std::mutex& hdf5_mutex() {
-  static std::mutex m;
-  return m;
-}
 
 struct PrefetchLoader::Slot {
   uint64_t generation = 0;
@@ -148,12 +142,8 @@ void PrefetchLoader::record_error(uint64_t generation, int64_t step, std::except
 }
 
 void PrefetchLoader::reader_main() {
-  {
-    // A thread-safe HDF5 keeps the automatic error printing per thread, so h5::silence_errors()
-    // (once per process) does not cover this one: failures are reported as DataError only.
-    std::lock_guard<std::mutex> h5(hdf5_mutex());
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  }
+  // Failures are reported as DataError only (a thread-safe HDF5 keeps this setting per thread).
+  h5::silence_errors_on_this_thread();
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     reader_cv_.wait(lock, [&] {
@@ -192,7 +182,6 @@ void PrefetchLoader::reader_main() {
     if (slot->pending == 0) consumer_cv_.notify_all();
   }
   lock.unlock();
-  std::lock_guard<std::mutex> h5(hdf5_mutex());
   files_.clear();
 }
 
@@ -209,33 +198,30 @@ std::shared_ptr<PrefetchLoader::Slot> PrefetchLoader::read_step(int64_t epoch, i
   slot->raw.resize(static_cast<size_t>(n * bytes));
   torch::Tensor labels = torch::empty({n}, torch::kInt64);
   torch::Tensor indices = torch::empty({n}, torch::kInt64);
-  {
-    std::lock_guard<std::mutex> h5(hdf5_mutex());
-    for (int64_t i = 0; i < n; ++i) {
-      if (stop_ || generation_ != generation) return nullptr;
-      const int64_t g = slot->indices[static_cast<size_t>(i)];
-      if (g < 0 || g >= total)
-        throw std::out_of_range("PrefetchLoader: sample " + std::to_string(g) + " outside [0, " +
-                                std::to_string(total) + ")");
-      const auto s = static_cast<size_t>(std::upper_bound(offsets_.begin(), offsets_.end(), g) -
-                                         offsets_.begin() - 1);
-      if (!files_[s]) {
-        auto file = std::make_unique<ShardFile>(shards_.open(static_cast<int64_t>(s)));
-        if (file->size() != shards_.counts[s] || file->image_shape() != shards_.image_shape)
-          throw DataError("shard '" + file->path() + "' holds " + std::to_string(file->size()) +
-                          " samples of another size than the loader expects (" +
-                          std::to_string(shards_.counts[s]) + " of " + std::to_string(h) + "x" +
-                          std::to_string(w) + "x" + std::to_string(c) + ")");
-        const torch::Tensor l = file->read_labels();
-        check_shard_labels(*file, l, shards_.num_classes);
-        labels_[s].assign(l.data_ptr<int64_t>(), l.data_ptr<int64_t>() + l.numel());
-        files_[s] = std::move(file);
-      }
-      const int64_t position = g - offsets_[s];
-      files_[s]->read_image(position, slot->raw.data() + i * bytes);
-      labels.data_ptr<int64_t>()[i] = labels_[s][static_cast<size_t>(position)];
-      indices.data_ptr<int64_t>()[i] = g;
+  for (int64_t i = 0; i < n; ++i) {
+    if (stop_ || generation_ != generation) return nullptr;
+    const int64_t g = slot->indices[static_cast<size_t>(i)];
+    if (g < 0 || g >= total)
+      throw std::out_of_range("PrefetchLoader: sample " + std::to_string(g) + " outside [0, " +
+                              std::to_string(total) + ")");
+    const auto s = static_cast<size_t>(std::upper_bound(offsets_.begin(), offsets_.end(), g) -
+                                       offsets_.begin() - 1);
+    if (!files_[s]) {
+      auto file = std::make_unique<ShardFile>(shards_.open(static_cast<int64_t>(s)));
+      if (file->size() != shards_.counts[s] || file->image_shape() != shards_.image_shape)
+        throw DataError("shard '" + file->path() + "' holds " + std::to_string(file->size()) +
+                        " samples of another size than the loader expects (" +
+                        std::to_string(shards_.counts[s]) + " of " + std::to_string(h) + "x" +
+                        std::to_string(w) + "x" + std::to_string(c) + ")");
+      const torch::Tensor l = file->read_labels();
+      check_shard_labels(*file, l, shards_.num_classes);
+      labels_[s].assign(l.data_ptr<int64_t>(), l.data_ptr<int64_t>() + l.numel());
+      files_[s] = std::move(file);
     }
+    const int64_t position = g - offsets_[s];
+    files_[s]->read_image(position, slot->raw.data() + i * bytes);
+    labels.data_ptr<int64_t>()[i] = labels_[s][static_cast<size_t>(position)];
+    indices.data_ptr<int64_t>()[i] = g;
   }
   slot->batch.images = torch::empty({n, c, h, w}, torch::kFloat32);
   slot->batch.labels = labels;

@@ -1,7 +1,7 @@
 #pragma once
 // The asynchronous training loader of one rank. An IndexSampler says which samples each step
 // needs; ONE reader thread reads them from the shards (the only thread of the loader that calls
-// HDF5, every call under hdf5_mutex()), a pool of worker threads turns the raw uint8 HWC images
+// HDF5), a pool of worker threads turns the raw uint8 HWC images
 // into the normalised (optionally augmented) float32 NCHW batch, and complete batches wait in a
 // window of at most `prefetch_batches` steps ahead of the consumer. next_batch() returns them in
 // step order.
@@ -33,17 +33,13 @@ namespace nsl {
 
 class ShardFile;
 
-// Serialises HDF5 calls of every loader and batch source in the process: Debian's HDF5 happens to
-// be built thread-safe, but nothing here relies on it.
-std::mutex& hdf5_mutex();
-
 // The split's shards as the reader sees them.
 struct ShardSet {
   std::vector<int64_t> counts;  // samples per shard; global index = earlier counts + position
   std::array<int64_t, 3> image_shape{};  // H, W, C of every sample
   int64_t num_classes = 0;               // labels are checked against [0, num_classes)
-  // Opens shard s (e.g. open_checked_shard). Called on the reader thread only, with
-  // hdf5_mutex() held, the first time a step needs the shard.
+  // Opens shard s (e.g. open_checked_shard). Called on the reader thread only, the first time a
+  // step needs the shard.
   std::function<ShardFile(int64_t shard)> open;
 };
 
@@ -85,7 +81,7 @@ class PrefetchLoader {
 
   void reader_main();
   void worker_main();
-  // Reads step `step` of `epoch` (HDF5 under hdf5_mutex()); nullptr when abandoned because the
+  // Reads step `step` of `epoch`; nullptr when abandoned because the
   // loader stopped or the epoch restarted meanwhile (generation changed).
   std::shared_ptr<Slot> read_step(int64_t epoch, int64_t step, uint64_t generation);
   void decode_rows(const Slot& slot, int64_t begin, int64_t end) const;

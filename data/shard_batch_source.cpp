@@ -15,7 +15,6 @@ namespace {
 
 ShardContents load_shard(const std::string& dir, const Manifest& m, const std::string& split,
                          int64_t s) {
-  std::lock_guard<std::mutex> h5(hdf5_mutex());
   ShardFile file = open_checked_shard(dir, m, split, s);
   ShardContents c = read_samples(file);
   check_shard_labels(file, c.labels, m.splits.at(split).num_classes);
@@ -94,7 +93,6 @@ ShardTrainSource::ShardTrainSource(const std::string& dataset_dir, const std::st
   }
   // Fail here, before training starts, on an owned shard that disagrees with the manifest.
   for (int64_t s : owned) {
-    std::lock_guard<std::mutex> h5(hdf5_mutex());
     ShardFile file = open_checked_shard(dataset_dir, manifest_, split, s);
     check_shard_labels(file, file.read_labels(), num_classes_);
   }

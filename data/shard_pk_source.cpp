@@ -29,7 +29,6 @@ ShardPKSource::ShardPKSource(const std::string& dataset_dir, const std::string& 
   num_classes_ = sp.num_classes;
   std::vector<int64_t> labels;
   for (size_t s = 0; s < sp.shards.size(); ++s) {
-    std::lock_guard<std::mutex> h5(hdf5_mutex());
     ShardFile file = open_checked_shard(dataset_dir, manifest_, split, static_cast<int64_t>(s));
     const torch::Tensor l = file.read_labels();
     check_shard_labels(file, l, num_classes_);

@@ -1,45 +1,17 @@
 #include "data/shard_writer.h"
 
-#include <algorithm>
 #include <stdexcept>
 #include <vector>
 
 #include "common/error.h"
 #include "data/h5_handle.h"
+#include "data/h5_io.h"
 #include "data/shard_format.h"
 
 namespace nsl {
 
-namespace {
-
 using h5::Handle;
 using h5::Kind;
-
-void write_string_attribute(hid_t loc, const char* name, const std::string& value,
-                            const std::string& file) {
-  Handle type = h5::check(H5Tcopy(H5T_C_S1), Kind::kDatatype, "H5Tcopy", file);
-  h5::check(H5Tset_size(type.get(), value.empty() ? 1 : value.size()), "H5Tset_size", file);
-  h5::check(H5Tset_strpad(type.get(), H5T_STR_NULLTERM), "H5Tset_strpad", file);
-  h5::check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset", file);
-  Handle space = h5::check(H5Screate(H5S_SCALAR), Kind::kDataspace, "H5Screate", file);
-  Handle attr = h5::check(H5Acreate2(loc, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                          Kind::kAttribute, std::string("creating attribute '") + name + "'", file);
-  std::vector<char> buffer(value.begin(), value.end());
-  buffer.resize(std::max<size_t>(value.size(), 1), '\0');
-  h5::check(H5Awrite(attr.get(), type.get(), buffer.data()),
-            std::string("writing attribute '") + name + "'", file);
-}
-
-void write_int_attribute(hid_t loc, const char* name, int64_t value, const std::string& file) {
-  Handle space = h5::check(H5Screate(H5S_SCALAR), Kind::kDataspace, "H5Screate", file);
-  Handle attr =
-      h5::check(H5Acreate2(loc, name, H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                Kind::kAttribute, std::string("creating attribute '") + name + "'", file);
-  h5::check(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value),
-            std::string("writing attribute '") + name + "'", file);
-}
-
-}  // namespace
 
 struct ShardWriter::Impl {
   std::string path;
@@ -64,6 +36,7 @@ ShardWriter::ShardWriter(const std::string& path, const std::string& split, int6
   if (num_shards < 1 || shard_index < 0 || shard_index >= num_shards)
     throw ConfigError("ShardWriter: shard index " + std::to_string(shard_index) +
                       " is outside [0, " + std::to_string(num_shards) + ") for '" + path + "'");
+  const auto guard = h5::lock();
   h5::silence_errors();
   Impl& m = *impl_;
   m.path = path;
@@ -100,6 +73,7 @@ const std::string& ShardWriter::path() const { return impl_->path; }
 void ShardWriter::append(const uint8_t* pixels, int64_t label, const std::string& sample_path) {
   Impl& m = *impl_;
   if (m.closed) throw std::logic_error("ShardWriter::append after close() for '" + m.path + "'");
+  const auto guard = h5::lock();
   const hsize_t n = m.labels.size();
   hsize_t new_dims[4] = {n + 1, m.dims[1], m.dims[2], m.dims[3]};
   h5::check(H5Dset_extent(m.images.get(), new_dims), "extending dataset 'images'", m.path);
@@ -122,42 +96,17 @@ void ShardWriter::append(const uint8_t* pixels, int64_t label, const std::string
 void ShardWriter::close() {
   Impl& m = *impl_;
   if (m.closed) return;
+  const auto guard = h5::lock();
   const hsize_t n = m.labels.size();
   const hid_t file = m.file.get();
-  Handle dcpl = h5::check(H5Pcreate(H5P_DATASET_CREATE), Kind::kPropList, "H5Pcreate", m.path);
-  h5::check(H5Pset_obj_track_times(dcpl.get(), false), "H5Pset_obj_track_times", m.path);
-  {
-    Handle space =
-        h5::check(H5Screate_simple(1, &n, nullptr), Kind::kDataspace, "H5Screate_simple", m.path);
-    Handle labels = h5::check(H5Dcreate2(file, shard_format::kLabels, H5T_STD_I64LE, space.get(),
-                                         H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                              Kind::kDataset, "creating dataset 'labels'", m.path);
-    if (n > 0)
-      h5::check(
-          H5Dwrite(labels.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, m.labels.data()),
-          "writing dataset 'labels'", m.path);
-  }
-  {
-    Handle type = h5::check(H5Tcopy(H5T_C_S1), Kind::kDatatype, "H5Tcopy", m.path);
-    h5::check(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size", m.path);
-    h5::check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset", m.path);
-    Handle space =
-        h5::check(H5Screate_simple(1, &n, nullptr), Kind::kDataspace, "H5Screate_simple", m.path);
-    Handle paths = h5::check(H5Dcreate2(file, shard_format::kPaths, type.get(), space.get(),
-                                        H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                             Kind::kDataset, "creating dataset 'paths'", m.path);
-    std::vector<const char*> pointers;
-    pointers.reserve(n);
-    for (const std::string& p : m.paths) pointers.push_back(p.c_str());
-    if (n > 0)
-      h5::check(H5Dwrite(paths.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()),
-                "writing dataset 'paths'", m.path);
-  }
-  write_string_attribute(file, "format", shard_format::kFormat, m.path);
-  write_int_attribute(file, "version", shard_format::kVersion, m.path);
-  write_string_attribute(file, "split", m.split, m.path);
-  write_int_attribute(file, "shard_index", m.shard_index, m.path);
-  write_int_attribute(file, "num_shards", m.num_shards, m.path);
+  h5::write_dataset(file, shard_format::kLabels, H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &n,
+                    m.labels.data(), m.path);
+  h5::write_strings(file, shard_format::kPaths, m.paths, m.path);
+  h5::write_fixed_string_attribute(file, "format", shard_format::kFormat, m.path);
+  h5::write_int_attribute(file, "version", shard_format::kVersion, m.path);
+  h5::write_fixed_string_attribute(file, "split", m.split, m.path);
+  h5::write_int_attribute(file, "shard_index", m.shard_index, m.path);
+  h5::write_int_attribute(file, "num_shards", m.num_shards, m.path);
   h5::close_checked(m.images, "closing dataset 'images'", m.path);
   h5::check(H5Fflush(file, H5F_SCOPE_LOCAL), "flushing the shard file", m.path);
   h5::close_checked(m.file, "closing the shard file", m.path);

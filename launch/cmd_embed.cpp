@@ -37,7 +37,6 @@ std::vector<std::string> split_paths(const std::string& dir, const Manifest& m,
                                      const std::string& split) {
   std::vector<std::string> paths;
   const auto& sp = manifest_split(m, split, dir);
-  std::lock_guard<std::mutex> h5(hdf5_mutex());
   for (size_t s = 0; s < sp.shards.size(); ++s) {
     ShardFile file = open_checked_shard(dir, m, split, static_cast<int64_t>(s));
     const std::vector<std::string> p = file.read_paths();

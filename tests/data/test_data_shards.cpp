@@ -7,9 +7,12 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "common/error.h"
 #include "data/checksum.h"
@@ -351,6 +354,51 @@ BOOST_AUTO_TEST_CASE(empty_shard_round_trip) {
   BOOST_CHECK_EQUAL(c.images.sizes(), torch::IntArrayRef({0, 4, 4, 3}));
   BOOST_CHECK_EQUAL(c.labels.numel(), 0);
   BOOST_CHECK(c.paths.empty());
+}
+
+// No caller takes a lock: ShardFile and ShardWriter take the HDF5 lock themselves. Four threads
+// read two shards sample by sample (and one writes a third) at once; every image read equals the
+// bytes written, compared with a single-threaded read of the same file.
+BOOST_AUTO_TEST_CASE(shards_read_and_written_from_several_threads_without_a_lock) {
+  TempDir tmp;
+  const int64_t n = 40, h = 6, w = 5, c = 3, bytes = h * w * c;
+  std::vector<std::string> paths;
+  for (int s = 0; s < 2; ++s) {
+    paths.push_back(tmp / ("t" + std::to_string(s) + ".h5"));
+    nsl::ShardWriter writer(paths.back(), "train", s, 2, h, w, c);
+    for (int64_t i = 0; i < n; ++i) {
+      std::vector<uint8_t> px(static_cast<size_t>(bytes));
+      for (int64_t b = 0; b < bytes; ++b) px[static_cast<size_t>(b)] = (7 * i + 3 * b + s) % 251;
+      writer.append(px.data(), i % 4, "p" + std::to_string(i));
+    }
+    writer.close();
+  }
+  std::vector<torch::Tensor> want;
+  for (const auto& path : paths) want.push_back(nsl::read_shard(path).images.reshape({n, bytes}));
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      nsl::ShardFile file(paths[static_cast<size_t>(t % 2)]);
+      std::vector<uint8_t> out(static_cast<size_t>(bytes));
+      for (int round = 0; round < 20; ++round) {
+        for (int64_t i = 0; i < n; ++i) {
+          file.read_image(i, out.data());
+          const auto* ref = want[static_cast<size_t>(t % 2)][i].data_ptr<uint8_t>();
+          if (!std::equal(out.begin(), out.end(), ref)) ++mismatches;
+        }
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    nsl::ShardWriter writer(tmp / "t2.h5", "train", 0, 1, h, w, c);
+    std::vector<uint8_t> px(static_cast<size_t>(bytes), 9);
+    for (int64_t i = 0; i < 200; ++i) writer.append(px.data(), 0, "q");
+    writer.close();
+  });
+  for (auto& thread : threads) thread.join();
+  BOOST_TEST(mismatches.load() == 0);
+  BOOST_TEST(nsl::read_shard(tmp / "t2.h5").labels.numel() == 200);
 }
 
 BOOST_AUTO_TEST_CASE(fnv1a64_known_values) {
