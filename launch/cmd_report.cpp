@@ -49,6 +49,7 @@ int run_report(const ReportArgs& args) {
   report::ReportPage page;
   page.run_dir = args.run;
   page.metrics = report::read_run_metrics(run);
+  for (const std::string& line : page.metrics.skipped) page.notes.push_back("left out " + line);
   const fs::path gnuplot = report::find_gnuplot();
 
   std::vector<std::string> overrides = args.overrides;

@@ -7,12 +7,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <limits>
 #include <mutex>
 #include <optional>
 
-#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/fnv.h"
 #include "eval/evaluate_model.h"
@@ -21,6 +18,7 @@
 #include "optim/lr_schedule.h"
 #include "train/center_imprint.h"
 #include "train/checkpoint_store.h"
+#include "train/metrics_file.h"
 #include "train/metrics_log.h"
 #include "train/progress.h"
 
@@ -52,52 +50,6 @@ std::string format_fixed(double value, int digits) {
 }
 
 }  // namespace
-
-nlohmann::json to_json(const EpochMetrics& m) {
-  nlohmann::json j;
-  j["epoch"] = m.epoch;
-  j["loss"] = m.loss;
-  add_retrieval_fields(j, m.retrieval);
-  j["images_per_s"] = m.images_per_s;
-  j["seconds"] = m.seconds;
-  j["steps"] = m.steps;
-  j["gs_groups"] = m.gs_groups;
-  j["idle_batches"] = m.idle_batches;
-  if (!std::isnan(m.center_cos_mean)) {
-    j["center_cos_mean"] = m.center_cos_mean;
-    j["center_cos_max"] = m.center_cos_max;
-  }
-  return j;
-}
-
-EpochMetrics epoch_metrics_from_json(const nlohmann::json& j) {
-  EpochMetrics m;
-  // A float would be cast to an integer unchecked (undefined out of range); callers catch this.
-  if (!j.at("epoch").is_number_integer()) throw std::invalid_argument("epoch is not an integer");
-  m.epoch = j.at("epoch").get<int64_t>();
-  m.loss = j.at("loss").get<double>();
-  m.images_per_s = j.value("images_per_s", 0.0);
-  m.seconds = j.value("seconds", 0.0);
-  m.steps = j.value("steps", int64_t{0});
-  RetrievalMetrics& r = m.retrieval;
-  r.queries = j.value("queries", int64_t{0});
-  r.lone_queries = j.value("lone_queries", int64_t{0});
-  r.gallery = j.value("gallery", int64_t{0});
-  r.map_at_r = j.value("map@r", 0.0);
-  r.r_precision = j.value("r_precision", 0.0);
-  r.nmi = j.value("nmi", std::numeric_limits<double>::quiet_NaN());
-  m.gs_groups = j.value("gs_groups", int64_t{0});
-  m.idle_batches = j.value("idle_batches", int64_t{0});
-  m.center_cos_mean = j.value("center_cos_mean", std::numeric_limits<double>::quiet_NaN());
-  m.center_cos_max = j.value("center_cos_max", std::numeric_limits<double>::quiet_NaN());
-  for (const auto& [key, value] : j.items()) {
-    if (key.rfind("recall@", 0) != 0) continue;
-    r.ks.push_back(std::stoll(key.substr(7)));
-  }
-  std::sort(r.ks.begin(), r.ks.end());
-  for (int64_t k : r.ks) r.recall.push_back(j.at("recall@" + std::to_string(k)).get<double>());
-  return m;
-}
 
 Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& train,
                  EvalSource& test, int64_t in_channels, TrainerOptions options)
@@ -569,25 +521,19 @@ EpochMetrics Trainer::run_epoch(const TrainingProgress& start) {
 std::vector<EpochMetrics> Trainer::earlier_metrics(int64_t before_epoch) {
   std::vector<EpochMetrics> kept;
   if (!comm_.is_root() || options_.out_dir.empty()) return kept;
-  const std::string path = options_.out_dir + "/metrics.jsonl";
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
+  const std::filesystem::path path = options_.out_dir + "/metrics.jsonl";
+  std::vector<nlohmann::json> lines;
+  for (auto& j : read_metrics_file(path).epochs) {
     try {
-      const auto j = nlohmann::json::parse(line);
       const EpochMetrics m = epoch_metrics_from_json(j);
       if (m.epoch >= before_epoch) continue;  // redone after the resume
       kept.push_back(m);
-      lines.push_back(line);
+      lines.push_back(std::move(j));
     } catch (const std::exception&) {
-      // a line cut short by the crash: dropped
+      // not a whole metrics line: dropped
     }
   }
-  in.close();
-  std::string text;
-  for (const auto& line : lines) text += line + '\n';
-  write_text_atomically(path, text);
+  rewrite_metrics_file(path, lines);
   return kept;
 }
 

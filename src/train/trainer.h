@@ -11,7 +11,6 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,27 +24,9 @@
 #include "train/checkpoint.h"
 #include "train/communicator.h"
 #include "train/gradient_reducer.h"
+#include "train/metrics_file.h"
 
 namespace nsl {
-
-struct EpochMetrics {
-  int64_t epoch = 0;           // 0: the untrained network
-  double loss = 0.0;           // mean loss over the epoch's steps (epoch 0: forward only)
-  RetrievalMetrics retrieval;  // on the test split (against the gallery split when there is one)
-  double images_per_s = 0.0;   // global training (epoch 0: forward-only) throughput
-  double seconds = 0.0;        // wall time of the epoch, evaluation included
-  int64_t steps = 0;
-  int64_t gs_groups = 0;  // Gram-Schmidt groups at this epoch's end (0: none)
-  // Mean and max |cos| between distinct class centers after the epoch (and its decorrelation);
-  // NaN for losses without centers.
-  double center_cos_mean = std::numeric_limits<double>::quiet_NaN();
-  double center_cos_max = std::numeric_limits<double>::quiet_NaN();
-  int64_t idle_batches = 0;  // (rank, step) batches whose loss found no pair or triplet to use
-};
-
-nlohmann::json to_json(const EpochMetrics& m);
-// Inverse of to_json (metrics.jsonl lines of an earlier, resumed run).
-EpochMetrics epoch_metrics_from_json(const nlohmann::json& j);
 
 struct TrainerOptions {
   std::string out_dir;        // metrics.jsonl and checkpoints/ (rank 0); empty: write nothing

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "train/metrics_file.h"
+
 namespace {
 
 struct Epoch {
@@ -26,29 +28,25 @@ struct Epoch {
 };
 
 std::vector<Epoch> read_run(const std::string& dir, int64_t batch) {
-  std::ifstream in(dir + "/metrics.jsonl");
-  if (!in) throw std::runtime_error("no " + dir + "/metrics.jsonl");
-  std::map<int64_t, nlohmann::json> by_epoch;  // a resumed run may repeat an epoch: keep the last
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    const auto j = nlohmann::json::parse(line);
-    by_epoch[j.at("epoch").get<int64_t>()] = j;
-  }
+  const nsl::MetricsLines lines = nsl::read_metrics_file(dir + "/metrics.jsonl");
+  for (const auto& why : lines.skipped)
+    std::fprintf(stderr, "compare_table: left out %s\n", why.c_str());
   std::vector<Epoch> out;
   double total = 0.0;
-  for (const auto& [e, j] : by_epoch) {
+  for (const auto& j : lines.epochs) {
+    const auto e = j.at("epoch").get<int64_t>();
     if (e > 0) {
       const double rate = j.value("images_per_s", 0.0);
       total += rate > 0 ? static_cast<double>(j.value("steps", int64_t{0}) * batch) / rate : 0.0;
     }
     out.push_back({e, total, j});
   }
-  if (out.empty()) throw std::runtime_error(dir + "/metrics.jsonl is empty");
+  if (out.empty()) throw std::runtime_error("no epochs in " + dir + "/metrics.jsonl");
   return out;
 }
 
 double metric(const Epoch& e, const char* key) {
-  return e.metrics.contains(key) ? e.metrics[key].get<double>() : std::nan("");
+  return nsl::metric(e.metrics, key).value_or(std::nan(""));
 }
 
 // Over the trained epochs (>= 1): the untrained network's epoch 0 is not a result of the loss.
