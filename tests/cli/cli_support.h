@@ -1,5 +1,6 @@
 #pragma once
 // Running the nsl_dist binary from tests.
+#include <stdexcept>
 #include <string>
 
 #include "support/run_command.h"
@@ -16,6 +17,15 @@ inline std::string mpirun(int ranks) {
 
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+// Runs `command`; throws with its output when it exits non-zero.
+inline CommandResult must(const std::string& command) {
+  CommandResult r = run_command(command);
+  if (r.exit_code != 0)
+    throw std::runtime_error("`" + command + "` exited " + std::to_string(r.exit_code) + ":\n" +
+                             r.output);
+  return r;
 }
 
 // Writes a small generated dataset with the real CLI.

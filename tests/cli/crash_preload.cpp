@@ -81,6 +81,18 @@ bool renames_onto(const char* to) {
   return n >= m && std::strcmp(to + n - m, plan().path) == 0;
 }
 
+// pwrite and pwrite64 (the same on 64-bit glibc, either may be called): forwarded to `name`.
+ssize_t positioned_write(const char* name, int fd, const void* buf, size_t count, off_t offset) {
+  using Fn = ssize_t (*)(int, const void*, size_t, off_t);
+  const Fn next = real<Fn>(name);
+  if (!fd_matches(fd)) return next(fd, buf, count, offset);
+  bool crash = false;
+  const size_t n = allowed_bytes(count, &crash);
+  if (!crash) return next(fd, buf, count, offset);
+  if (n > 0) next(fd, buf, n, offset);
+  die();
+}
+
 }  // namespace
 
 extern "C" {
@@ -97,25 +109,11 @@ ssize_t write(int fd, const void* buf, size_t count) {
 }
 
 ssize_t pwrite(int fd, const void* buf, size_t count, off_t offset) {
-  using Fn = ssize_t (*)(int, const void*, size_t, off_t);
-  static const Fn next = real<Fn>("pwrite");
-  if (!fd_matches(fd)) return next(fd, buf, count, offset);
-  bool crash = false;
-  const size_t n = allowed_bytes(count, &crash);
-  if (!crash) return next(fd, buf, count, offset);
-  if (n > 0) next(fd, buf, n, offset);
-  die();
+  return positioned_write("pwrite", fd, buf, count, offset);
 }
 
 ssize_t pwrite64(int fd, const void* buf, size_t count, off_t offset) {
-  using Fn = ssize_t (*)(int, const void*, size_t, off_t);
-  static const Fn next = real<Fn>("pwrite64");
-  if (!fd_matches(fd)) return next(fd, buf, count, offset);
-  bool crash = false;
-  const size_t n = allowed_bytes(count, &crash);
-  if (!crash) return next(fd, buf, count, offset);
-  if (n > 0) next(fd, buf, n, offset);
-  die();
+  return positioned_write("pwrite64", fd, buf, count, offset);
 }
 
 ssize_t writev(int fd, const struct iovec* iov, int iovcnt) {

@@ -30,14 +30,6 @@ namespace {
 
 constexpr int kKilled = 128 + 9;  // SIGKILL, as run_command reports it
 
-CommandResult must(const std::string& command) {
-  CommandResult r = run_command(command);
-  if (r.exit_code != 0)
-    throw std::runtime_error("`" + command + "` exited " + std::to_string(r.exit_code) + ":\n" +
-                             r.output);
-  return r;
-}
-
 // `command` under the shim: killed mid-write of a file whose path contains `path_part`
 // (at = "write:<bytes>") or when renaming onto a path ending with it (at = "rename").
 CommandResult crash(const std::string& command, const std::string& path_part,

@@ -59,14 +59,6 @@ void write_images(const fs::path& root) {
   }
 }
 
-CommandResult must(const std::string& command) {
-  CommandResult r = run_command(command);
-  if (r.exit_code != 0)
-    throw std::runtime_error("`" + command + "` exited " + std::to_string(r.exit_code) + ":\n" +
-                             r.output);
-  return r;
-}
-
 // Made once per process: dataset, one-epoch run, embeddings of the test split.
 struct World {
   ScratchDir dir{"embed_query"};
