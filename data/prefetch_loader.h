@@ -27,7 +27,7 @@
 
 #include "data/augment.h"
 #include "data/index_sampler.h"
-#include "train/batch_source.h"
+#include "interfaces/batch_source.h"
 
 namespace nsl {
 

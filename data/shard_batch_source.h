@@ -20,7 +20,7 @@
 #include "data/index_sampler.h"
 #include "data/manifest.h"
 #include "data/prefetch_loader.h"
-#include "train/batch_source.h"
+#include "interfaces/batch_source.h"
 
 namespace nsl {
 

@@ -13,7 +13,7 @@
 
 #include "data/manifest.h"
 #include "data/prefetch_loader.h"
-#include "train/batch_source.h"
+#include "interfaces/batch_source.h"
 #include "train/pk_sampler.h"
 
 namespace nsl {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "config/config.h"
-#include "train/batch_source.h"
+#include "interfaces/batch_source.h"
 
 namespace nsl {
 

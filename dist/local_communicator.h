@@ -1,6 +1,6 @@
 #pragma once
 // The size-1 back end: every collective is the identity. Used when nsl_dist runs without mpirun.
-#include "train/communicator.h"
+#include "interfaces/communicator.h"
 
 namespace nsl {
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "train/communicator.h"
+#include "interfaces/communicator.h"
 
 namespace nsl {
 

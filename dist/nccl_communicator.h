@@ -17,7 +17,7 @@
 #include <string>
 
 #include "dist/mpi_communicator.h"
-#include "train/communicator.h"
+#include "interfaces/communicator.h"
 
 namespace nsl {
 

@@ -4,8 +4,8 @@
 #include <torch/torch.h>
 
 #include "model/embedding_net.h"
-#include "train/batch_source.h"
-#include "train/communicator.h"
+#include "interfaces/batch_source.h"
+#include "interfaces/communicator.h"
 
 namespace nsl {
 

@@ -5,8 +5,8 @@
 #include "config/config.h"
 #include "eval/evaluator.h"
 #include "model/embedding_net.h"
-#include "train/batch_source.h"
-#include "train/communicator.h"
+#include "interfaces/batch_source.h"
+#include "interfaces/communicator.h"
 
 namespace nsl {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "train/communicator.h"
+#include "interfaces/communicator.h"
 
 namespace nsl {
 

@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "interfaces/collectives.h"
+
 namespace nsl {
 namespace {
 
@@ -66,17 +68,6 @@ class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunc
 };
 
 }  // namespace
-
-torch::Tensor sum_in_rank_order(Communicator* comm, const torch::Tensor& local) {
-  if (comm == nullptr || comm->size() == 1) return local;
-  torch::Tensor rows =
-      torch::zeros({comm->size(), local.numel()}, local.options().device(comm->device()));
-  rows[comm->rank()].copy_(local.reshape({-1}));
-  comm->all_reduce(rows, ReduceOp::kSum);  // exact: every entry has one non-zero term
-  torch::Tensor total = rows[0].clone();
-  for (int r = 1; r < comm->size(); ++r) total += rows[r];
-  return total.to(local.device());
-}
 
 SyncBatchNorm2dImpl::SyncBatchNorm2dImpl(int64_t channels, double eps, double momentum)
     : eps_(eps), momentum_(momentum) {

@@ -16,7 +16,7 @@
 // passes in training mode: each is a collective.
 #include <torch/torch.h>
 
-#include "train/communicator.h"
+#include "interfaces/communicator.h"
 
 namespace nsl {
 
@@ -36,9 +36,5 @@ class SyncBatchNorm2dImpl : public torch::nn::Module {
   Communicator* comm_ = nullptr;
 };
 TORCH_MODULE(SyncBatchNorm2d);
-
-// Sum over the ranks of each rank's `local` [k] (float64), added in rank order: the same bits on
-// every rank. Without a communicator (or a world of one) it is `local`.
-torch::Tensor sum_in_rank_order(Communicator* comm, const torch::Tensor& local);
 
 }  // namespace nsl

@@ -19,7 +19,7 @@
 #include <memory>
 #include <vector>
 
-#include "train/communicator.h"
+#include "interfaces/communicator.h"
 
 namespace nsl {
 

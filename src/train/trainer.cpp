@@ -16,6 +16,7 @@
 #include "loss/decorrelation.h"
 #include "loss/gram_schmidt.h"
 #include "optim/lr_schedule.h"
+include "interfaces/collectives.h"
 #include "train/center_imprint.h"
 #include "train/checkpoint_store.h"
 #include "train/metrics_file.h"

@@ -20,9 +20,9 @@
 #include "loss/embedding_loss.h"
 #include "model/embedding_net.h"
 #include "optim/adamw.h"
-#include "train/batch_source.h"
+#include "interfaces/batch_source.h"
 #include "train/checkpoint.h"
-#include "train/communicator.h"
+#include "interfaces/communicator.h"
 #include "train/gradient_reducer.h"
 #include "train/metrics_file.h"
 

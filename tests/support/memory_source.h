@@ -5,7 +5,7 @@
 
 #include <stdexcept>
 
-#include "train/batch_source.h"
+#include "interfaces/batch_source.h"
 
 namespace nsl::test {
 
