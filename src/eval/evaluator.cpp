@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "eval/nmi.h"
 #include "eval/retrieval_search.h"
+#include "interfaces/collectives.h"
 
 namespace nsl {
 namespace {
@@ -121,11 +122,7 @@ RetrievalMetrics evaluate_retrieval(Communicator& comm, const EvalSet& queries,
   const torch::Tensor all = comm.all_gather_rows(mine.to(comm.device())).cpu();
   RetrievalMetrics m = summarise(all, options, g.unit.size(0));
   if (options.nmi) {
-    torch::Tensor nmi = torch::zeros({1}, torch::kFloat64);
-    if (comm.is_root()) nmi[0] = nmi_of(queries, gallery, options);
-    nmi = nmi.to(comm.device());
-    comm.broadcast(nmi, 0);
-    m.nmi = nmi.cpu().item<double>();
+    m.nmi = broadcast_value(comm, comm.is_root() ? nmi_of(queries, gallery, options) : 0.0, 0);
   }
   return m;
 }

@@ -1,7 +1,13 @@
 #include "train/center_imprint.h"
 
+#include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
+
+#include "loss/decorrelation.h"
+#include "model/ns_layer.h"
 
 namespace nsl {
 
@@ -32,6 +38,48 @@ torch::Tensor mean_in_row_order(const torch::Tensor& rows) {
   sum.index_add_(0, torch::zeros({rows.size(0)}, torch::kInt64),
                  rows.to(torch::kCPU, torch::kFloat64));
   return sum.squeeze(0) / static_cast<double>(rows.size(0));
+}
+
+}  // namespace nsl
+
+namespace nsl {
+namespace {
+
+std::string format_fixed(double value, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.*f", digits, value);
+  return text;
+}
+
+}  // namespace
+
+void prepare_centers(Communicator& comm, EmbeddingNet& net, EmbeddingLoss& loss,
+                     EvalSource& samples, int64_t batch_size, bool imprint,
+                     const std::function<void(const std::string&)>& note) {
+  const auto start = std::chrono::steady_clock::now();
+  // Raw head outputs of every training image, in global index order on every rank.
+  SplitEmbeddings all = gather_embeddings(comm, embed_local(net, samples, batch_size, true));
+  torch::NoGradGuard no_grad;
+  const int64_t n = all.unit.size(0);
+  if (net->centers_embeddings() && n > 0) {
+    const torch::Tensor mean = mean_in_row_order(all.unit);
+    net->set_centering_mean(mean);
+    all.unit = all.unit - mean.to(all.unit.scalar_type());
+    note("embeddings centred: mean of the head's outputs over " + std::to_string(n) +
+         " training images (norm " + format_fixed(mean.norm().item<double>(), 3) + ")");
+  }
+  all.unit = NSLayerImpl::unit(all.unit);
+  if (imprint) {
+    torch::Tensor& centers = loss->centers();
+    centers.copy_(class_mean_centers(all, centers.cpu()));
+    const CenterCosines cos = center_cosine_stats(centers);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    note("centers initialised as the class means of " + std::to_string(n) +
+         " training images (mean |cos| between centers " + format_fixed(cos.mean_abs, 3) +
+         ", max " + format_fixed(cos.max_abs, 3) + "; " + std::to_string(std::llround(seconds)) +
+         " s)");
+  }
 }
 
 }  // namespace nsl

@@ -7,8 +7,15 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
+#include <string>
 
+#include "config/config.h"
 #include "eval/embed.h"
+#include "interfaces/batch_source.h"
+#include "interfaces/communicator.h"
+#include "loss/embedding_loss.h"
+#include "model/embedding_net.h"
 
 namespace nsl {
 
@@ -20,5 +27,13 @@ torch::Tensor class_mean_centers(const SplitEmbeddings& split, const torch::Tens
 // The mean of the rows of `rows` [n, d] (n > 0), summed in float64 in row order: the same bits for
 // any thread count (float64 [d]).
 torch::Tensor mean_in_row_order(const torch::Tensor& rows);
+
+// Before epoch 0 of a fresh run, from the raw head outputs of every training image (`samples`:
+// this rank's part, gathered in global index order on every rank): model.center_embeddings sets
+// the centering mean to their mean, and `imprint` sets the centers to the class means. Notes (rank
+// 0) say what was done.
+void prepare_centers(Communicator& comm, EmbeddingNet& net, EmbeddingLoss& loss,
+                     EvalSource& samples, int64_t batch_size, bool imprint,
+                     const std::function<void(const std::string&)>& note);
 
 }  // namespace nsl

@@ -21,10 +21,12 @@
 #include "model/embedding_net.h"
 #include "optim/adamw.h"
 #include "interfaces/batch_source.h"
-#include "train/checkpoint.h"
 #include "interfaces/communicator.h"
+#include "train/batch_forward.h"
+#include "train/checkpoint.h"
 #include "train/gradient_reducer.h"
 #include "train/metrics_file.h"
+#include "train/run_directory.h"
 
 namespace nsl {
 
@@ -80,8 +82,8 @@ class Trainer {
   // What model.pretrained loaded (empty when none).
   const LoadReport& pretrained() const { return pretrained_; }
   // The checkpoint run() resumed from and the newest it wrote (rank 0; empty when none).
-  const std::string& resumed_from() const { return resumed_from_; }
-  const std::string& last_checkpoint() const { return last_checkpoint_; }
+  const std::string& resumed_from() const { return run_dir_->resumed_from(); }
+  const std::string& last_checkpoint() const { return run_dir_->last_checkpoint(); }
 
  private:
   struct StepResult {
@@ -90,24 +92,8 @@ class Trainer {
     bool stop = false;  // some rank got a preemption signal
     bool save = false;  // rank 0's checkpoint timer fired
   };
-  struct ForwardResult {
-    torch::Tensor objective;
-    double reported = 0.0;
-    bool idle = false;
-  };
-  // model.center_embeddings: unit rows of `raw` minus the running centering mean, which first
-  // moves towards the global batch's mean when asked (a collective: every rank calls it in every
-  // training step).
-  torch::Tensor center_on_batch(const torch::Tensor& raw, bool update_running_mean);
-  // train.center_update: present: the classes of the global batch (bool [C]) for the optimizer.
-  void select_center_rows(const Batch& batch);
-  // train.grad_clip_value: every gradient element of the network and the centers into [-v, v].
-  void clip_gradients(double value);
-
   EpochMetrics run_epoch(const TrainingProgress& start);
   StepResult step(bool with_grad, bool save_due);
-  // update_centering: a training step (the running centering mean follows the batch).
-  ForwardResult forward_loss(const Batch& batch, bool update_centering);
   bool checkpoint_due() const;
   bool stop_requested() const;
   bool agree_on_stop();
@@ -120,16 +106,10 @@ class Trainer {
   // Every rank (replicas are identical, so every rank decides alike): StoppedTogether unless the
   // weights and centers are all finite. Guards every checkpoint and evaluation.
   void check_finite_weights(const TrainingProgress& progress, const std::string& before);
-  // For messages: the newest checkpoint this run wrote, else the one it resumed from (rank 0).
-  std::string last_good_checkpoint() const;
+  // Rank 0 chooses and loads the checkpoint (RunDirectory); every rank then takes its state.
   TrainingProgress restore();
-  // Rank 0's note when the checkpoint's ranks or threads per rank differ from this run's.
-  void note_changed_shape(const nlohmann::json& info) const;
-  void broadcast_parameters();
-  void broadcast_optimizer_state();
-  std::vector<EpochMetrics> earlier_metrics(int64_t before_epoch);
+  std::vector<torch::Tensor> replica_tensors() const;
   void note(const std::string& text) const;
-  torch::Tensor on_device(const torch::Tensor& t) const;
 
   Config config_;
   Communicator& comm_;
@@ -137,7 +117,6 @@ class Trainer {
   EvalSource& test_;
   TrainerOptions options_;
   int64_t in_channels_ = 1;
-  torch::Device device_;  // the communicator's: the CPU, or this rank's GPU with NCCL
   EmbeddingNet net_{nullptr};
   EmbeddingLoss loss_{nullptr};
   int backbone_group_ = 0;
@@ -145,11 +124,12 @@ class Trainer {
   AdamW optimizer_;
   std::vector<torch::Tensor> net_params_;
   std::unique_ptr<GradientReducer> reducer_;
+  std::unique_ptr<BatchForward> forward_;
+  std::unique_ptr<RunDirectory> run_dir_;  // rank 0's view of options.out_dir
   int64_t steps_per_epoch_ = 0;
   int64_t global_step_ = 0;
   double last_local_loss_ = 0.0;  // this rank's share of the last step's loss
   std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
-  std::string resumed_from_, last_checkpoint_;
 };
 
 }  // namespace nsl
