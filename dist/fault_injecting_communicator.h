@@ -25,6 +25,7 @@ class FaultInjectingCommunicator : public Communicator {
   int local_size() const override { return inner_->local_size(); }
   std::string backend() const override { return inner_->backend(); }
   torch::Device device() const override { return inner_->device(); }
+  [[noreturn]] void abort(int exit_code) override;
 
   // Each of these first carries out the fault due at its number.
   void all_reduce(torch::Tensor& tensor, ReduceOp op) override;
@@ -33,7 +34,6 @@ class FaultInjectingCommunicator : public Communicator {
   torch::Tensor all_gather_rows(const torch::Tensor& tensor) override;
   void barrier() override;
 
-  [[noreturn]] void abort(int exit_code) override;
   void set_timeout(double seconds) override { inner_->set_timeout(seconds); }
   double timeout_s() const override { return inner_->timeout_s(); }
   int64_t next_sequence() const override { return inner_->next_sequence(); }
