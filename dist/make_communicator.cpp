@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "common/error.h"
+#include "dist/fault_injecting_communicator.h"
 #include "dist/local_communicator.h"
 #include "dist/mpi_communicator.h"
 #include "nsl/build_config.h"
@@ -21,25 +22,24 @@ class LocalHandle : public CommunicatorHandle {
   LocalCommunicator comm_;
 };
 
+// A back end over MPI (MpiCommunicator, NcclCommunicator) with its MPI session (a singleton
+// without a launcher), inside the fault injection of NSL_FAULT when that is set.
+template <class Backend>
 class MpiHandle : public CommunicatorHandle {
  public:
   Communicator& comm() override { return *comm_; }
 
  private:
+  static std::unique_ptr<Communicator> open() {
+    const FaultPlan faults = FaultPlan::from_environment();  // a malformed one fails first
+    return with_faults(std::make_unique<Backend>(), faults);
+  }
+
   MpiSession session_;  // declared first: initialised before, finalised after the communicator
-  std::unique_ptr<MpiCommunicator> comm_ = std::make_unique<MpiCommunicator>();
+  std::unique_ptr<Communicator> comm_ = open();
 };
 
 #ifdef NSL_HAVE_NCCL
-class NcclHandle : public CommunicatorHandle {
- public:
-  Communicator& comm() override { return *comm_; }
-
- private:
-  MpiSession session_;  // first: MPI (a singleton without a launcher) outlives the communicator
-  std::unique_ptr<NcclCommunicator> comm_ = std::make_unique<NcclCommunicator>();
-};
-
 bool nccl_usable_here() { return visible_cuda_devices() > 0 && torch::cuda::is_available(); }
 #endif
 
@@ -57,7 +57,7 @@ std::unique_ptr<CommunicatorHandle> make_communicator() { return make_communicat
 std::unique_ptr<CommunicatorHandle> make_communicator(const std::string& backend) {
   if (backend == "nccl") {
 #ifdef NSL_HAVE_NCCL
-    return std::make_unique<NcclHandle>();
+    return std::make_unique<MpiHandle<NcclCommunicator>>();
 #else
     throw ConfigError(
         "dist.backend: nccl needs a build with -DNSL_WITH_NCCL=ON (this nsl_dist was built "
@@ -66,13 +66,14 @@ std::unique_ptr<CommunicatorHandle> make_communicator(const std::string& backend
   }
   if (backend == "auto") {
 #ifdef NSL_HAVE_NCCL
-    if (launched_by_mpi() && nccl_usable_here()) return std::make_unique<NcclHandle>();
+    if (launched_by_mpi() && nccl_usable_here())
+      return std::make_unique<MpiHandle<NcclCommunicator>>();
 #endif
-    if (launched_by_mpi()) return std::make_unique<MpiHandle>();
+    if (launched_by_mpi()) return std::make_unique<MpiHandle<MpiCommunicator>>();
     return std::make_unique<LocalHandle>();
   }
   if (backend == "mpi") {
-    if (launched_by_mpi()) return std::make_unique<MpiHandle>();
+    if (launched_by_mpi()) return std::make_unique<MpiHandle<MpiCommunicator>>();
     return std::make_unique<LocalHandle>();
   }
   throw ConfigError("dist.backend: unknown back end '" + backend +

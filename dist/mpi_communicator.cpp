@@ -87,7 +87,7 @@ void require_cpu_contiguous(const torch::Tensor& t, const char* op) {
 // A non-blocking MPI collective under the watchdog. Keeps the tensor alive until it is done.
 class MpiWork : public CollectiveWork {
  public:
-  MpiWork(Watchdog& watchdog, std::optional<CollectiveDesc> desc, torch::Tensor tensor)
+  MpiWork(Watchdog& watchdog, CollectiveDesc desc, torch::Tensor tensor)
       : watchdog_(watchdog), desc_(std::move(desc)), tensor_(std::move(tensor)) {}
   ~MpiWork() override {
     // After a watchdog failure the job is ending: waiting again would only delay the report.
@@ -109,9 +109,8 @@ class MpiWork : public CollectiveWork {
     return request_ == MPI_REQUEST_NULL;
   }
   void wait() override {
-    if (!desc_) return;  // skipped by the fault plan
     try {
-      watchdog_.wait(*desc_, started_, [this] {
+      watchdog_.wait(desc_, started_, [this] {
         if (request_ == MPI_REQUEST_NULL) return true;
         int done = 0;
         check(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "Test");
@@ -125,7 +124,7 @@ class MpiWork : public CollectiveWork {
 
  private:
   Watchdog& watchdog_;
-  std::optional<CollectiveDesc> desc_;
+  CollectiveDesc desc_;
   torch::Tensor tensor_;
   MPI_Request request_ = MPI_REQUEST_NULL;
   bool failed_ = false;
@@ -182,7 +181,7 @@ MpiCommunicator::MpiCommunicator() : handles_(std::make_unique<Handles>()) {
   MPI_Comm_size(handles_->node, &local_size_);
   MPI_Comm notices = MPI_COMM_NULL;
   check(MPI_Comm_dup(handles_->world, &notices), "Comm_dup");
-  watchdog_ = std::make_unique<Watchdog>(notices, rank_, size_, FaultPlan::from_environment());
+  watchdog_ = std::make_unique<Watchdog>(notices, rank_, size_);
 }
 
 MpiCommunicator::~MpiCommunicator() {
@@ -205,11 +204,9 @@ std::unique_ptr<CollectiveWork> MpiCommunicator::all_reduce_async(torch::Tensor 
   auto desc = watchdog_->begin(CollectiveOp::kAllReduce, static_cast<int64_t>(tensor.nbytes()),
                                dtype_name(tensor));
   auto work = std::make_unique<MpiWork>(*watchdog_, desc, tensor);
-  if (desc) {
-    check(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), count, mpi_type(tensor), mpi_op(op),
-                         handles_->world, work->request()),
-          "Iallreduce");
-  }
+  check(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), count, mpi_type(tensor), mpi_op(op),
+                       handles_->world, work->request()),
+        "Iallreduce");
   return work;
 }
 
@@ -223,11 +220,9 @@ void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
   auto desc = watchdog_->begin(CollectiveOp::kBroadcast, static_cast<int64_t>(tensor.nbytes()),
                                dtype_name(tensor));
   MpiWork work(*watchdog_, desc, tensor);
-  if (desc) {
-    check(MPI_Ibcast(tensor.data_ptr(), count, mpi_type(tensor), root, handles_->world,
-                     work.request()),
-          "Ibcast");
-  }
+  check(
+      MPI_Ibcast(tensor.data_ptr(), count, mpi_type(tensor), root, handles_->world, work.request()),
+      "Ibcast");
   work.wait();
 }
 
@@ -242,11 +237,9 @@ torch::Tensor MpiCommunicator::all_gather_rows(const torch::Tensor& tensor) {
   {
     auto desc = watchdog_->begin(CollectiveOp::kAllGather, 8, "int64");
     MpiWork work(*watchdog_, desc, rows);
-    if (desc) {
-      check(MPI_Iallgather(my_rows.data_ptr(), 1, MPI_INT64_T, rows.data_ptr(), 1, MPI_INT64_T,
-                           handles_->world, work.request()),
-            "Iallgather");
-    }
+    check(MPI_Iallgather(my_rows.data_ptr(), 1, MPI_INT64_T, rows.data_ptr(), 1, MPI_INT64_T,
+                         handles_->world, work.request()),
+          "Iallgather");
     work.wait();
   }
   std::vector<int> counts(static_cast<size_t>(size_)), displs(static_cast<size_t>(size_));
@@ -263,12 +256,10 @@ torch::Tensor MpiCommunicator::all_gather_rows(const torch::Tensor& tensor) {
   auto desc = watchdog_->begin(CollectiveOp::kAllGatherV, static_cast<int64_t>(out.nbytes()),
                                dtype_name(local));
   MpiWork work(*watchdog_, desc, out);
-  if (desc) {
-    check(MPI_Iallgatherv(local.data_ptr(), static_cast<int>(local.numel()), mpi_type(local),
-                          out.data_ptr(), counts.data(), displs.data(), mpi_type(local),
-                          handles_->world, work.request()),
-          "Iallgatherv");
-  }
+  check(MPI_Iallgatherv(local.data_ptr(), static_cast<int>(local.numel()), mpi_type(local),
+                        out.data_ptr(), counts.data(), displs.data(), mpi_type(local),
+                        handles_->world, work.request()),
+        "Iallgatherv");
   work.wait();
   return out;
 }
@@ -276,7 +267,7 @@ torch::Tensor MpiCommunicator::all_gather_rows(const torch::Tensor& tensor) {
 void MpiCommunicator::barrier() {
   auto desc = watchdog_->begin(CollectiveOp::kBarrier, 0, "");
   MpiWork work(*watchdog_, desc, torch::Tensor());
-  if (desc) check(MPI_Ibarrier(handles_->world, work.request()), "Ibarrier");
+  check(MPI_Ibarrier(handles_->world, work.request()), "Ibarrier");
   work.wait();
 }
 

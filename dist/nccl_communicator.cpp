@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -330,14 +329,13 @@ namespace {
 // default stream has been ordered after it.
 class NcclWork : public CollectiveWork {
  public:
-  NcclWork(NcclState& state, Watchdog& watchdog, std::optional<CollectiveDesc> desc,
+  NcclWork(NcclState& state, Watchdog& watchdog, CollectiveDesc desc,
            std::vector<torch::Tensor> keep)
       : state_(state), watchdog_(watchdog), desc_(std::move(desc)), keep_(std::move(keep)) {}
   ~NcclWork() override {
     // After a failure anywhere the NCCL communicator is aborted: nothing is left to wait for, and
     // the first error is already on its way to the caller.
-    if (!desc_ || !enqueued_ || completed_ || failed_ || !state_.failure.empty() ||
-        watchdog_.failed()) {
+    if (!enqueued_ || completed_ || failed_ || !state_.failure.empty() || watchdog_.failed()) {
       return;
     }
     try {
@@ -352,13 +350,13 @@ class NcclWork : public CollectiveWork {
 
   template <class Call>
   void launch(const char* nccl_fn, Call&& call) {
-    state_.enqueue(*desc_, nccl_fn, done_, std::forward<Call>(call));
+    state_.enqueue(desc_, nccl_fn, done_, std::forward<Call>(call));
     enqueued_ = true;
   }
 
   bool test() override {
     try {
-      const bool done = completed_ || !desc_ || !enqueued_ || state_.finished(*desc_, done_);
+      const bool done = completed_ || !enqueued_ || state_.finished(desc_, done_);
       watchdog_.poll();
       if (done) complete();
       return done;
@@ -369,10 +367,10 @@ class NcclWork : public CollectiveWork {
   }
 
   void wait() override {
-    if (!desc_ || completed_) return;  // skipped by the fault plan, or already complete
+    if (completed_) return;
     try {
-      watchdog_.wait(*desc_, started_,
-                     [this] { return !enqueued_ || state_.finished(*desc_, done_); });
+      watchdog_.wait(desc_, started_,
+                     [this] { return !enqueued_ || state_.finished(desc_, done_); });
       complete();
     } catch (const std::exception& e) {
       fail(e.what());
@@ -387,7 +385,7 @@ class NcclWork : public CollectiveWork {
     if (enqueued_) {
       DeviceGuard guard(state_.gpu);
       check_cuda(cudaStreamWaitEvent(cudaStreamLegacy, done_.get(), 0),
-                 "cudaStreamWaitEvent (default stream after " + desc_->describe() + ")");
+                 "cudaStreamWaitEvent (default stream after " + desc_.describe() + ")");
     }
     completed_ = true;
     keep_.clear();
@@ -399,7 +397,7 @@ class NcclWork : public CollectiveWork {
 
   NcclState& state_;
   Watchdog& watchdog_;
-  std::optional<CollectiveDesc> desc_;
+  CollectiveDesc desc_;
   std::vector<torch::Tensor> keep_;
   CudaEvent done_;
   bool enqueued_ = false, completed_ = false, failed_ = false;
@@ -554,7 +552,7 @@ std::unique_ptr<CollectiveWork> NcclCommunicator::all_reduce_async(torch::Tensor
                              dtype_name(tensor));
   auto work =
       std::make_unique<NcclWork>(*state_, watchdog, desc, std::vector<torch::Tensor>{tensor});
-  if (desc && tensor.numel() > 0) {
+  if (tensor.numel() > 0) {
     void* data = tensor.data_ptr();
     const auto count = static_cast<size_t>(tensor.numel());
     const ncclRedOp_t red = nccl_op(op);
@@ -581,7 +579,7 @@ void NcclCommunicator::broadcast(torch::Tensor& tensor, int root) {
   auto desc =
       watchdog.begin(CollectiveOp::kBroadcast, static_cast<int64_t>(bytes), dtype_name(tensor));
   NcclWork work(*state_, watchdog, desc, {tensor});
-  if (desc && bytes > 0) {
+  if (bytes > 0) {
     void* data = tensor.data_ptr();
     work.launch("ncclBroadcast", [&](ncclComm_t comm, cudaStream_t stream) {
       return ncclBroadcast(data, data, bytes, ncclUint8, root, comm, stream);
@@ -611,11 +609,9 @@ torch::Tensor NcclCommunicator::all_gather_rows(const torch::Tensor& tensor) {
   {
     auto desc = watchdog.begin(CollectiveOp::kAllGather, 16, "int64");
     NcclWork work(*state_, watchdog, desc, {mine, shapes});
-    if (desc) {
-      work.launch("ncclAllGather", [&](ncclComm_t comm, cudaStream_t stream) {
-        return ncclAllGather(mine.data_ptr(), shapes.data_ptr(), 2, ncclInt64, comm, stream);
-      });
-    }
+    work.launch("ncclAllGather", [&](ncclComm_t comm, cudaStream_t stream) {
+      return ncclAllGather(mine.data_ptr(), shapes.data_ptr(), 2, ncclInt64, comm, stream);
+    });
     work.wait();
   }
   const torch::Tensor shapes_cpu = shapes.to(torch::kCPU);
@@ -652,7 +648,7 @@ torch::Tensor NcclCommunicator::all_gather_rows(const torch::Tensor& tensor) {
     auto desc =
         watchdog.begin(CollectiveOp::kAllGatherV, total_rows * row_bytes, dtype_name(local));
     NcclWork work(*state_, watchdog, desc, {padded, gathered});
-    if (desc && part_bytes > 0) {
+    if (part_bytes > 0) {
       work.launch("ncclAllGather", [&](ncclComm_t comm, cudaStream_t stream) {
         return ncclAllGather(padded.data_ptr(), gathered.data_ptr(), part_bytes, ncclUint8, comm,
                              stream);
@@ -678,12 +674,10 @@ void NcclCommunicator::barrier() {
       torch::zeros({1}, torch::TensorOptions().dtype(torch::kInt32).device(device()));
   auto desc = watchdog.begin(CollectiveOp::kBarrier, 0, "");
   NcclWork work(*state_, watchdog, desc, {token});
-  if (desc) {
-    void* data = token.data_ptr();
-    work.launch("ncclAllReduce", [&](ncclComm_t comm, cudaStream_t stream) {
-      return ncclAllReduce(data, data, 1, ncclInt32, ncclSum, comm, stream);
-    });
-  }
+  void* data = token.data_ptr();
+  work.launch("ncclAllReduce", [&](ncclComm_t comm, cudaStream_t stream) {
+    return ncclAllReduce(data, data, 1, ncclInt32, ncclSum, comm, stream);
+  });
   work.wait();
 }
 

@@ -45,6 +45,8 @@ class NcclCommunicator : public Communicator {
   ~NcclCommunicator() override;
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;
+  // Aborts the NCCL communicator (no kernel of it keeps running), then the job.
+  [[noreturn]] void abort(int exit_code) override;
 
   int rank() const override { return control_.rank(); }
   int size() const override { return control_.size(); }
@@ -61,7 +63,6 @@ class NcclCommunicator : public Communicator {
   void broadcast(torch::Tensor& tensor, int root) override;
   torch::Tensor all_gather_rows(const torch::Tensor& tensor) override;
   void barrier() override;
-  [[noreturn]] void abort(int exit_code) override;
   void set_timeout(double seconds) override { control_.set_timeout(seconds); }
   double timeout_s() const override { return control_.timeout_s(); }
   int64_t next_sequence() const override { return control_.next_sequence(); }

@@ -1,7 +1,5 @@
 #include "dist/watchdog.h"
 
-#include <signal.h>
-
 #include <thread>
 
 #include "common/error.h"
@@ -33,11 +31,10 @@ void check(int rc, const char* op) {
 
 }  // namespace
 
-Watchdog::Watchdog(MPI_Comm notices, int rank, int size, FaultPlan faults)
+Watchdog::Watchdog(MPI_Comm notices, int rank, int size)
     : comm_(notices),
       rank_(rank),
       size_(size),
-      faults_(faults),
       log_(rank, size),
       inbox_(static_cast<size_t>(size)),
       receives_(static_cast<size_t>(size), MPI_REQUEST_NULL) {
@@ -69,22 +66,8 @@ void Watchdog::post_receive(int peer) {
         "Irecv");
 }
 
-std::optional<CollectiveDesc> Watchdog::begin(CollectiveOp op, int64_t bytes,
-                                              const std::string& dtype) {
-  const int64_t seq = next_seq_;
-  switch (faults_.at(rank_, seq, op == CollectiveOp::kAllReduce, skipped_)) {
-    case FaultAction::kSkip:
-      skipped_ = true;
-      return std::nullopt;
-    case FaultAction::kHang:
-      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
-    case FaultAction::kKill:
-      ::raise(SIGKILL);
-      break;
-    case FaultAction::kNone:
-      break;
-  }
-  ++next_seq_;
+CollectiveDesc Watchdog::begin(CollectiveOp op, int64_t bytes, const std::string& dtype) {
+  const int64_t seq = next_seq_++;
   CollectiveDesc desc{seq, op, bytes, dtype};
   if (size_ > 1) {
     Outgoing& out = outbox_.emplace_back();

@@ -18,14 +18,13 @@
 #include <vector>
 
 #include "dist/collective_log.h"
-#include "dist/fault_injection.h"
 
 namespace nsl {
 
 class Watchdog {
  public:
   // `notices` must be a communicator of its own (a duplicate); the watchdog frees it.
-  Watchdog(MPI_Comm notices, int rank, int size, FaultPlan faults);
+  Watchdog(MPI_Comm notices, int rank, int size);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -34,9 +33,8 @@ class Watchdog {
   double timeout_s() const { return timeout_s_; }
   int64_t next_sequence() const { return next_seq_; }
 
-  // Numbers and announces a collective. nullopt: the fault plan says this rank skips it (the
-  // number is not used up, as on a rank that really never called it).
-  std::optional<CollectiveDesc> begin(CollectiveOp op, int64_t bytes, const std::string& dtype);
+  // Numbers and announces a collective.
+  CollectiveDesc begin(CollectiveOp op, int64_t bytes, const std::string& dtype);
   // Calls done() (which must make progress, e.g. MPI_Test) until it returns true and every peer
   // has announced `desc`; throws DistributedError when `desc` started more than timeout_s ago or
   // the ranks diverged.
@@ -58,12 +56,10 @@ class Watchdog {
 
   MPI_Comm comm_;
   int rank_, size_;
-  FaultPlan faults_;
   CollectiveLog log_;
   double timeout_s_ = 600.0;
   int64_t next_seq_ = 1;
   std::optional<std::string> diverged_;
-  bool skipped_ = false;  // the fault plan's skip has fired
   bool timed_out_ = false;
 
   struct Notice {

@@ -1,12 +1,10 @@
 // The watchdog's bookkeeping without MPI: divergence between ranks, who did not arrive, and the
-// message a timed-out collective produces; the NSL_FAULT test hook's parser.
+// message a timed-out collective produces.
 #define BOOST_TEST_MODULE collective_log
 #define BOOST_TEST_DYN_LINK
 #include <boost/test/unit_test.hpp>
 
-#include "common/error.h"
 #include "dist/collective_log.h"
-#include "dist/fault_injection.h"
 
 using nsl::CollectiveDesc;
 using nsl::CollectiveLog;
@@ -78,31 +76,4 @@ BOOST_AUTO_TEST_CASE(timeout_with_every_rank_present_says_the_collective_stalled
   const std::string msg = log.timeout_message({7, CollectiveOp::kBarrier, 0, ""}, 2.5);
   BOOST_TEST(contains(msg, "#7 barrier did not complete within 2.5 s"));
   BOOST_TEST(contains(msg, "every rank arrived"));
-}
-
-BOOST_AUTO_TEST_CASE(fault_plan_parses_and_rejects) {
-  const auto plan = nsl::FaultPlan::parse("skip:1:42");
-  BOOST_TEST(static_cast<int>(plan.action) == static_cast<int>(nsl::FaultAction::kSkip));
-  BOOST_TEST(plan.rank == 1);
-  BOOST_TEST(plan.seq == 42);
-  auto at = [&](const nsl::FaultPlan& p, int rank, int64_t seq, bool reduce, bool before) {
-    return static_cast<int>(p.at(rank, seq, reduce, before));
-  };
-  const int skip = static_cast<int>(nsl::FaultAction::kSkip);
-  const int none = static_cast<int>(nsl::FaultAction::kNone);
-  BOOST_TEST(at(plan, 1, 42, true, false) == skip);
-  BOOST_TEST(at(plan, 0, 42, true, false) == none);   // another rank
-  BOOST_TEST(at(plan, 1, 41, true, false) == none);   // too early
-  BOOST_TEST(at(plan, 1, 42, false, false) == none);  // not an all-reduce: the next one is
-  BOOST_TEST(at(plan, 1, 43, true, false) == skip);
-  BOOST_TEST(at(plan, 1, 44, true, true) == none);  // fires once
-  const auto hang = nsl::FaultPlan::parse("hang:0:7");
-  BOOST_TEST(at(hang, 0, 7, false, false) == static_cast<int>(nsl::FaultAction::kHang));
-  BOOST_TEST(at(hang, 0, 8, false, false) == none);
-  BOOST_TEST(static_cast<int>(nsl::FaultPlan::parse("kill:0:1").action) ==
-             static_cast<int>(nsl::FaultAction::kKill));
-  for (const char* bad :
-       {"", "skip", "skip:1", "jump:1:2", "skip:x:2", "skip:1:2x", "hang:1:2:3"}) {
-    BOOST_CHECK_THROW(nsl::FaultPlan::parse(bad), nsl::ConfigError);
-  }
 }
