@@ -3,9 +3,9 @@
 // global index order, so every world size yields the same matrix.
 #include <torch/torch.h>
 
-#include "model/embedding_net.h"
 #include "interfaces/batch_source.h"
 #include "interfaces/communicator.h"
+#include "model/embedding_net.h"
 
 namespace nsl {
 

@@ -4,9 +4,9 @@
 // are gathered in global index order, and the search is split across the ranks.
 #include "config/config.h"
 #include "eval/evaluator.h"
-#include "model/embedding_net.h"
 #include "interfaces/batch_source.h"
 #include "interfaces/communicator.h"
+#include "model/embedding_net.h"
 
 namespace nsl {
 

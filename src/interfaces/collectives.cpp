@@ -29,8 +29,7 @@ int64_t all_reduce_value(Communicator& comm, int64_t value, ReduceOp op) {
   return all_reduce_scalars(comm, std::vector<int64_t>{value}, op)[0];
 }
 
-ScalarsInFlight::ScalarsInFlight(Communicator& comm, const std::vector<double>& values,
-                                 ReduceOp op)
+ScalarsInFlight::ScalarsInFlight(Communicator& comm, const std::vector<double>& values, ReduceOp op)
     : tensor_(torch::tensor(torch::ArrayRef<double>(values), torch::kFloat64).to(comm.device())),
       work_(comm.all_reduce_async(tensor_, op)) {}
 

@@ -13,8 +13,8 @@ int64_t decorrelate_centers(Communicator& comm, EmbeddingLoss& loss, AdamW& opti
   const torch::Tensor before = centers.detach().clone();
   int64_t groups = 0;
   if (comm.is_root()) {
-    EpochGsResult gs = epoch_gram_schmidt(centers, config.alpha, seed, epoch, config.blockwise,
-                                          config.group_size);
+    EpochGsResult gs =
+        epoch_gram_schmidt(centers, config.alpha, seed, epoch, config.blockwise, config.group_size);
     centers.copy_(gs.centers);
     groups = gs.groups;
   }

@@ -46,8 +46,8 @@ std::optional<CheckpointEntry> RunDirectory::choose_checkpoint(const std::string
   check_model_identity(entry->info, model_, where);
   const std::string hash = entry->info.value("config_hash", std::string());
   if (hash != config_hash(config_)) {
-    note_("the config differs from the checkpoint's (hash " + hash + " -> " +
-          config_hash(config_) + "): continuing with the new one");
+    note_("the config differs from the checkpoint's (hash " + hash + " -> " + config_hash(config_) +
+          "): continuing with the new one");
   }
   const TrainingProgress progress = progress_from_info(entry->info, where);
   resumed_from_ = where;

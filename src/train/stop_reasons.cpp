@@ -18,12 +18,12 @@ StoppedTogether weights_diverged(const std::vector<std::string>& bad,
       progress.step == 0 && progress.epoch > 0
           ? "end of epoch " + std::to_string(progress.epoch - 1)
           : "epoch " + std::to_string(progress.epoch) + ", step " + std::to_string(progress.step);
-  return StoppedTogether(kExitRuntime,
-                         "training diverged: the weights are not finite (" + names +
-                             ") after global step " + std::to_string(progress.global_step) + " (" +
-                             when + "); " + before +
-                             " is skipped and nothing was written. Last good checkpoint: " +
-                             last_good_checkpoint + kLowerLr);
+  return StoppedTogether(
+      kExitRuntime,
+      "training diverged: the weights are not finite (" + names + ") after global step " +
+          std::to_string(progress.global_step) + " (" + when + "); " + before +
+          " is skipped and nothing was written. Last good checkpoint: " + last_good_checkpoint +
+          kLowerLr);
 }
 
 StoppedTogether loss_diverged(double loss, int64_t epoch, int64_t step, int64_t global_step,

@@ -119,10 +119,9 @@ Trainer::StepResult Trainer::step(bool with_grad, bool save_due) {
   }
   // The step's scalars travel in one small all-reduce that overlaps backward: the loss shares,
   // idle batches, and the two flags every rank must agree on (preemption, checkpoint timer).
-  ScalarsInFlight scalars(comm_,
-                          {f.reported, f.idle ? 1.0 : 0.0, stop_requested() ? 1.0 : 0.0,
-                           save_due ? 1.0 : 0.0},
-                          ReduceOp::kSum);
+  ScalarsInFlight scalars(
+      comm_, {f.reported, f.idle ? 1.0 : 0.0, stop_requested() ? 1.0 : 0.0, save_due ? 1.0 : 0.0},
+      ReduceOp::kSum);
   last_local_loss_ = f.reported;
   if (with_grad) {
     select_center_rows(optimizer_, comm_, config_.train, loss_, batch.labels);

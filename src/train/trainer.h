@@ -17,11 +17,11 @@
 
 #include "config/config.h"
 #include "eval/evaluator.h"
+#include "interfaces/batch_source.h"
+#include "interfaces/communicator.h"
 #include "loss/embedding_loss.h"
 #include "model/embedding_net.h"
 #include "optim/adamw.h"
-#include "interfaces/batch_source.h"
-#include "interfaces/communicator.h"
 #include "train/batch_forward.h"
 #include "train/checkpoint.h"
 #include "train/gradient_reducer.h"

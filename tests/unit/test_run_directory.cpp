@@ -54,11 +54,10 @@ BOOST_FIXTURE_TEST_CASE(fresh_run_refuses_a_folder_with_an_earlier_runs_checkpoi
   BOOST_TEST(!first.choose_checkpoint("").has_value());
   save(first, 1, 10);
   auto second = run();
-  BOOST_CHECK_EXCEPTION(second.choose_checkpoint("none"), nsl::ConfigError,
-                        [](const nsl::ConfigError& e) {
-                          return std::string(e.what()).find("already holds checkpoints") !=
-                                 std::string::npos;
-                        });
+  BOOST_CHECK_EXCEPTION(
+      second.choose_checkpoint("none"), nsl::ConfigError, [](const nsl::ConfigError& e) {
+        return std::string(e.what()).find("already holds checkpoints") != std::string::npos;
+      });
 }
 
 BOOST_FIXTURE_TEST_CASE(auto_without_checkpoints_starts_from_scratch, Fixture) {
@@ -94,11 +93,11 @@ BOOST_FIXTURE_TEST_CASE(a_checkpoint_of_another_model_is_refused, Fixture) {
     save(writer, 1, 10);
   }
   auto r = run({"small_cnn", 12, 64, 1});
-  BOOST_CHECK_EXCEPTION(r.choose_checkpoint("auto"), nsl::DataError,
-                        [](const nsl::DataError& e) {
-                          return std::string(e.what()).find("10 training classes but this run "
-                                                            "has 12") != std::string::npos;
-                        });
+  BOOST_CHECK_EXCEPTION(r.choose_checkpoint("auto"), nsl::DataError, [](const nsl::DataError& e) {
+    return std::string(e.what()).find(
+               "10 training classes but this run "
+               "has 12") != std::string::npos;
+  });
 }
 
 BOOST_FIXTURE_TEST_CASE(saved_checkpoint_carries_progress_shape_and_fingerprint, Fixture) {
@@ -122,9 +121,12 @@ BOOST_FIXTURE_TEST_CASE(saved_checkpoint_carries_progress_shape_and_fingerprint,
 
 BOOST_FIXTURE_TEST_CASE(metrics_keep_the_epochs_before_the_resumed_one, Fixture) {
   const fs::path file = dir.path() / "metrics.jsonl";
-  std::ofstream(file) << R"({"epoch":0,"loss":3.0,"recall@1":0.1})" << "\n"
-                      << R"({"epoch":1,"loss":2.0,"recall@1":0.2})" << "\n"
-                      << R"({"epoch":2,"loss":1.0,"recall@1":0.3})" << "\n"
+  std::ofstream(file) << R"({"epoch":0,"loss":3.0,"recall@1":0.1})"
+                      << "\n"
+                      << R"({"epoch":1,"loss":2.0,"recall@1":0.2})"
+                      << "\n"
+                      << R"({"epoch":2,"loss":1.0,"recall@1":0.3})"
+                      << "\n"
                       << R"({"epoch":3,"lo)";
   auto r = run();
   const std::vector<nsl::EpochMetrics> kept = r.open_metrics(2);
