@@ -7,7 +7,7 @@
 #include <mutex>
 #include <vector>
 
-#include "train/pk_sampler.h"
+#include "data/pk_sampler.h"
 
 namespace nsl {
 

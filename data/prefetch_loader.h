@@ -62,6 +62,7 @@ class PrefetchLoader {
 
   int64_t steps_per_epoch() const { return sampler_->steps_per_epoch(); }
   int64_t global_batch_size() const { return sampler_->global_batch_size(); }
+  int64_t num_classes() const { return shards_.num_classes; }
   const IndexSampler& sampler() const { return *sampler_; }
 
   // Discards whatever was read ahead (and a pending error) and starts reading the epoch at step

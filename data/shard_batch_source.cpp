@@ -68,12 +68,11 @@ ShardSet manifest_shard_set(const std::string& dataset_dir, const Manifest& mani
 
 // ---------------------------------------------------------------------------------------------
 
-ShardTrainSource::ShardTrainSource(const std::string& dataset_dir, const std::string& split,
-                                   int64_t rank, int64_t world_size, int64_t global_batch_size,
-                                   uint64_t seed, const LoaderOptions& loader)
-    : manifest_(read_manifest(dataset_dir)) {
-  const Manifest::Split& sp = manifest_split(manifest_, split, dataset_dir);
-  num_classes_ = sp.num_classes;
+ShardTrainSource::ShardTrainSource(const std::string& dataset_dir, const Manifest& manifest,
+                                   const std::string& split, int64_t rank, int64_t world_size,
+                                   int64_t global_batch_size, uint64_t seed,
+                                   const LoaderOptions& loader) {
+  const Manifest::Split& sp = manifest_split(manifest, split, dataset_dir);
   if (global_batch_size < 1)
     throw ConfigError("global batch size must be at least 1, got " +
                       std::to_string(global_batch_size));
@@ -81,7 +80,7 @@ ShardTrainSource::ShardTrainSource(const std::string& dataset_dir, const std::st
   const std::vector<int64_t> owned = owned_shards(num_shards, rank, world_size, dataset_dir, split);
 
   // Steps per epoch from the manifest counts of ALL shards, so every rank computes the same value.
-  ShardSet shards = manifest_shard_set(dataset_dir, manifest_, split);
+  ShardSet shards = manifest_shard_set(dataset_dir, manifest, split);
   if (uniform_steps_per_epoch(shards.counts, global_batch_size) <= 0) {
     int64_t smallest = sp.shards[0].count;
     for (const auto& sh : sp.shards) smallest = std::min(smallest, sh.count);
@@ -93,21 +92,22 @@ ShardTrainSource::ShardTrainSource(const std::string& dataset_dir, const std::st
   }
   // Fail here, before training starts, on an owned shard that disagrees with the manifest.
   for (int64_t s : owned) {
-    ShardFile file = open_checked_shard(dataset_dir, manifest_, split, s);
-    check_shard_labels(file, file.read_labels(), num_classes_);
+    ShardFile file = open_checked_shard(dataset_dir, manifest, split, s);
+    check_shard_labels(file, file.read_labels(), sp.num_classes);
   }
   auto sampler =
       std::make_shared<UniformShardSampler>(shards.counts, owned, global_batch_size, seed);
   local_batch_ = sampler->local_batch_size();
-  loader_ = std::make_unique<PrefetchLoader>(std::move(sampler), std::move(shards), seed, loader);
+  set_loader(std::make_unique<PrefetchLoader>(std::move(sampler), std::move(shards), seed, loader));
 }
 
 // ---------------------------------------------------------------------------------------------
 
-ShardEvalSource::ShardEvalSource(const std::string& dataset_dir, const std::string& split,
-                                 int64_t rank, int64_t world_size, const EvalTransform& transform)
-    : manifest_(read_manifest(dataset_dir)), transform_(transform) {
-  const Manifest::Split& sp = manifest_split(manifest_, split, dataset_dir);
+ShardEvalSource::ShardEvalSource(const std::string& dataset_dir, const Manifest& manifest,
+                                 const std::string& split, int64_t rank, int64_t world_size,
+                                 const EvalTransform& transform)
+    : stored_size_(manifest.height), transform_(transform) {
+  const Manifest::Split& sp = manifest_split(manifest, split, dataset_dir);
   num_classes_ = sp.num_classes;
   total_size_ = sp.num_images;
   const std::vector<int64_t> owned =
@@ -115,7 +115,7 @@ ShardEvalSource::ShardEvalSource(const std::string& dataset_dir, const std::stri
   const std::vector<int64_t> offsets = shard_offsets(sp);
   std::vector<torch::Tensor> images, labels, indices;
   for (int64_t s : owned) {
-    ShardContents c = load_shard(dataset_dir, manifest_, split, s);
+    ShardContents c = load_shard(dataset_dir, manifest, split, s);
     indices.push_back(torch::arange(c.images.size(0), torch::kInt64) +
                       offsets[static_cast<size_t>(s)]);
     shard_sizes_.push_back(c.images.size(0));
@@ -137,7 +137,7 @@ Batch ShardEvalSource::slice(int64_t begin, int64_t end) {
   b.images = transform_.out_size == 0 && transform_.resize_ratio == 1.0
                  ? normalise_images(raw)
                  : eval_resize_center_crop(
-                       raw, transform_.out_size > 0 ? transform_.out_size : manifest_.height,
+                       raw, transform_.out_size > 0 ? transform_.out_size : stored_size_,
                        transform_.resize_ratio);
   b.labels = labels_.slice(0, begin, end).clone();
   b.indices = indices_.slice(0, begin, end).clone();

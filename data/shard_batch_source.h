@@ -18,6 +18,7 @@
 
 #include "common/shuffle.h"
 #include "data/index_sampler.h"
+#include "data/loader_train_source.h"
 #include "data/manifest.h"
 #include "data/prefetch_loader.h"
 #include "interfaces/batch_source.h"
@@ -40,31 +41,19 @@ std::vector<int64_t> shard_offsets(const Manifest::Split& split);
 ShardSet manifest_shard_set(const std::string& dataset_dir, const Manifest& manifest,
                             const std::string& split);
 
-class ShardTrainSource : public TrainBatchSource {
+class ShardTrainSource : public LoaderTrainSource {
  public:
-  // Checks the owned shards (and their labels) against the manifest before anything is read.
-  ShardTrainSource(const std::string& dataset_dir, const std::string& split, int64_t rank,
-                   int64_t world_size, int64_t global_batch_size, uint64_t seed,
-                   const LoaderOptions& loader = {});
-
-  int64_t num_classes() const override { return num_classes_; }
-  int64_t global_batch_size() const override { return loader_->global_batch_size(); }
-  int64_t steps_per_epoch() const override { return loader_->steps_per_epoch(); }
-  void start_epoch_at(int64_t epoch, int64_t first_step) override {
-    loader_->start_epoch(epoch, first_step);
-  }
-  // Throws std::logic_error before start_epoch() or after steps_per_epoch() calls in an epoch.
-  Batch next_batch() override { return loader_->next_batch(); }
+  // manifest: dataset_dir's, read once by the caller. Checks the owned shards (and their labels)
+  // against it before anything is read.
+  ShardTrainSource(const std::string& dataset_dir, const Manifest& manifest,
+                   const std::string& split, int64_t rank, int64_t world_size,
+                   int64_t global_batch_size, uint64_t seed, const LoaderOptions& loader = {});
 
   // Samples this rank contributes to every step (sum of its shards' quotas).
   int64_t local_batch_size() const { return local_batch_; }
-  const Manifest& manifest() const { return manifest_; }
 
  private:
-  Manifest manifest_;
-  int64_t num_classes_ = 0;
   int64_t local_batch_ = 0;
-  std::unique_ptr<PrefetchLoader> loader_;
 };
 
 // Evaluation transform: out_size 0 keeps the stored size (with resize_ratio 1: no resampling at
@@ -76,8 +65,10 @@ struct EvalTransform {
 
 class ShardEvalSource : public EvalSource {
  public:
-  ShardEvalSource(const std::string& dataset_dir, const std::string& split, int64_t rank,
-                  int64_t world_size, const EvalTransform& transform = {});
+  // manifest: dataset_dir's, read once by the caller.
+  ShardEvalSource(const std::string& dataset_dir, const Manifest& manifest,
+                  const std::string& split, int64_t rank, int64_t world_size,
+                  const EvalTransform& transform = {});
 
   int64_t local_size() const override { return images_.size(0); }
   int64_t total_size() const override { return total_size_; }
@@ -86,12 +77,11 @@ class ShardEvalSource : public EvalSource {
   std::vector<int64_t> pieces() const override { return shard_sizes_; }
 
   int64_t num_classes() const { return num_classes_; }
-  const Manifest& manifest() const { return manifest_; }
 
  private:
-  Manifest manifest_;
   int64_t num_classes_ = 0;
   int64_t total_size_ = 0;
+  int64_t stored_size_ = 0;  // the manifest's image height: the crop size when out_size is 0
   EvalTransform transform_;
   torch::Tensor images_;   // uint8 [n, H, W, C], owned shards concatenated in increasing order
   torch::Tensor labels_;   // int64 [n]

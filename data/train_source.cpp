@@ -10,12 +10,6 @@
 
 namespace nsl {
 
-EvalTransform eval_transform(const Config& c) {
-  EvalTransform t;
-  t.resize_ratio = c.data.eval_resize_ratio;
-  return t;
-}
-
 LoaderOptions loader_options(const Config& c) {
   LoaderOptions o;
   const int64_t threads =
@@ -29,15 +23,15 @@ LoaderOptions loader_options(const Config& c) {
   return o;
 }
 
-std::unique_ptr<TrainBatchSource> make_train_source(const Config& c, int64_t rank,
-                                                    int64_t world_size) {
+std::unique_ptr<TrainBatchSource> make_train_source(const Config& c, const Manifest& manifest,
+                                                    int64_t rank, int64_t world_size) {
   const LoaderOptions loader = loader_options(c);
   if (c.train.sampler == "pk")
-    return std::make_unique<ShardPKSource>(c.data.path, c.data.train_split, rank, world_size,
-                                           c.train.batch_size, c.train.pk_images_per_class, c.seed,
-                                           loader);
-  return std::make_unique<ShardTrainSource>(c.data.path, c.data.train_split, rank, world_size,
-                                            c.train.batch_size, c.seed, loader);
+    return std::make_unique<ShardPKSource>(c.data.path, manifest, c.data.train_split, rank,
+                                           world_size, c.train.batch_size,
+                                           c.train.pk_images_per_class, c.seed, loader);
+  return std::make_unique<ShardTrainSource>(c.data.path, manifest, c.data.train_split, rank,
+                                            world_size, c.train.batch_size, c.seed, loader);
 }
 
 }  // namespace nsl

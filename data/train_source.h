@@ -5,23 +5,21 @@
 #include <string>
 
 #include "config/config.h"
+#include "data/manifest.h"
 #include "interfaces/batch_source.h"
 
 namespace nsl {
 
 struct LoaderOptions;
-struct EvalTransform;
-
-// data.eval_resize_ratio as the evaluation transform of ShardEvalSource (stored size kept).
-EvalTransform eval_transform(const Config& config);
 
 // The loader settings of data.loader_workers (0: train.threads_per_rank, else LibTorch's current
 // thread count), data.prefetch_batches, data.augment, data.crop_scale and data.flip.
 LoaderOptions loader_options(const Config& config);
 
 // uniform: ShardTrainSource (every sample once per epoch); pk: ShardPKSource (P x K batches).
-// Both read through a PrefetchLoader configured by loader_options().
-std::unique_ptr<TrainBatchSource> make_train_source(const Config& config, int64_t rank,
-                                                    int64_t world_size);
+// Both read data.train_split of data.path, whose manifest the caller has read, through a
+// PrefetchLoader configured by loader_options().
+std::unique_ptr<TrainBatchSource> make_train_source(const Config& config, const Manifest& manifest,
+                                                    int64_t rank, int64_t world_size);
 
 }  // namespace nsl

@@ -10,12 +10,12 @@
 
 #include "common/error.h"
 #include "data/embedding_file.h"
+#include "data/eval_sources.h"
 #include "data/manifest.h"
 #include "data/prefetch_loader.h"
 #include "data/shard_batch_source.h"
 #include "data/shard_checks.h"
 #include "data/shard_reader.h"
-#include "data/train_source.h"
 #include "eval/embed.h"
 #include "launch/checkpoint_model.h"
 #include "launch/commands.h"
@@ -111,7 +111,7 @@ int run_embed(const EmbedArgs& args, JobContext& job) {
     std::fflush(stdout);
   }
 
-  ShardEvalSource source(data, split, comm.rank(), comm.size(), eval_transform(m.config));
+  ShardEvalSource source(data, manifest, split, comm.rank(), comm.size(), eval_transform(m.config));
   const SplitEmbeddings local = embed_local(m.net, source, batch_size);
   const SplitEmbeddings all = gather_embeddings(comm, local);
   if (comm.is_root()) {

@@ -8,9 +8,8 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "data/eval_sources.h"
 #include "data/manifest.h"
-#include "data/shard_batch_source.h"
-#include "data/train_source.h"
 #include "eval/evaluate_model.h"
 #include "launch/checkpoint_model.h"
 #include "launch/commands.h"
@@ -58,9 +57,7 @@ int run_eval(const EvalArgs& args, JobContext& job) {
   CheckpointModel model = load_checkpoint_model(args.checkpoint, overrides, torch::kCPU, &notes);
   Config& config = model.config;
   const Manifest manifest = read_manifest(config.data.path);
-  if (config.eval.recall_k.empty()) {
-    config.eval.recall_k = default_recall_k(manifest.source.value("dataset", ""));
-  }
+  config.eval.recall_k = resolve_recall_k(config, manifest);
   Communicator& comm = job.start_communicator(config.dist.backend);
   comm.set_timeout(config.dist.timeout_s);
   apply_thread_settings(threads_per_rank(config.train.threads_per_rank, comm.local_size()));
@@ -80,15 +77,9 @@ int run_eval(const EvalArgs& args, JobContext& job) {
     std::fflush(stdout);
   }
   const auto start = std::chrono::steady_clock::now();
-  const EvalTransform transform = eval_transform(config);
-  ShardEvalSource test(config.data.path, config.data.test_split, comm.rank(), comm.size(),
-                       transform);
-  std::unique_ptr<ShardEvalSource> gallery;
-  if (!config.data.gallery_split.empty()) {
-    gallery = std::make_unique<ShardEvalSource>(config.data.path, config.data.gallery_split,
-                                                comm.rank(), comm.size(), transform);
-  }
-  const RetrievalMetrics m = evaluate_model(comm, model.net, test, gallery.get(), config);
+  const EvalSplits eval = open_eval_splits(config, manifest, comm.rank(), comm.size());
+  const RetrievalMetrics m =
+      evaluate_model(comm, model.net, *eval.test, eval.gallery.get(), config);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (comm.is_root()) {

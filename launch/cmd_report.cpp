@@ -10,9 +10,9 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "config/config.h"
+#include "data/eval_sources.h"
 #include "data/manifest.h"
 #include "data/shard_batch_source.h"
-#include "data/train_source.h"
 #include "eval/embed.h"
 #include "launch/checkpoint_model.h"
 #include "launch/commands.h"
@@ -86,7 +86,8 @@ int run_report(const ReportArgs& args) {
   FolderDraft scratch(target, kExitData);
   page.plots = report::write_plots(page.metrics, scratch.path(), gnuplot);
 
-  ShardEvalSource test(config.data.path, config.data.test_split, 0, 1, eval_transform(config));
+  ShardEvalSource test(config.data.path, manifest, config.data.test_split, 0, 1,
+                       eval_transform(config));
   SplitEmbeddings e = embed_local(model.net, test, config.eval.batch_size);
   const torch::Tensor order = e.indices.argsort();
   const torch::Tensor unit = e.unit.index_select(0, order).contiguous();

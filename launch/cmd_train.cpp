@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "config/config.h"
 #include "data/dataset_checks.h"
+#include "data/eval_sources.h"
 #include "data/manifest.h"
 #include "data/shard_batch_source.h"
 #include "data/train_source.h"
@@ -98,9 +99,7 @@ void add_train_command(CLI::App& app, TrainArgs& args) {
 int run_train(const TrainArgs& args, JobContext& job) {
   Config config = load_config(args.config, args.overrides);
   const DatasetSummary data = check_dataset(config);
-  if (config.eval.recall_k.empty()) {
-    config.eval.recall_k = default_recall_k(data.manifest.source.value("dataset", ""));
-  }
+  config.eval.recall_k = resolve_recall_k(config, data.manifest);
   if (args.dry_run) {
     std::cout << "# resolved config (hash " << config_hash(config) << ")\n" << to_yaml(config);
     print_dataset(data, config);
@@ -128,25 +127,19 @@ int run_train(const TrainArgs& args, JobContext& job) {
   }
 
   const std::unique_ptr<TrainBatchSource> train =
-      make_train_source(config, comm.rank(), comm.size());
-  const EvalTransform transform = eval_transform(config);
-  ShardEvalSource test(config.data.path, config.data.test_split, comm.rank(), comm.size(),
-                       transform);
-  std::unique_ptr<ShardEvalSource> gallery;
-  if (!config.data.gallery_split.empty()) {
-    gallery = std::make_unique<ShardEvalSource>(config.data.path, config.data.gallery_split,
-                                                comm.rank(), comm.size(), transform);
-  }
+      make_train_source(config, data.manifest, comm.rank(), comm.size());
+  const EvalSplits eval = open_eval_splits(config, data.manifest, comm.rank(), comm.size());
 
   TrainerOptions options;
   options.out_dir = args.out;
   options.show_progress = !args.quiet;
   options.resume = args.resume;
   options.stop_signal = &stop_signal;
-  options.gallery = gallery.get();
-  options.open_train_samples = [&config, &comm, transform]() -> std::unique_ptr<EvalSource> {
-    return std::make_unique<ShardEvalSource>(config.data.path, config.data.train_split, comm.rank(),
-                                             comm.size(), transform);
+  options.gallery = eval.gallery.get();
+  options.open_train_samples = [&config, &comm, &data]() -> std::unique_ptr<EvalSource> {
+    return std::make_unique<ShardEvalSource>(config.data.path, data.manifest,
+                                             config.data.train_split, comm.rank(), comm.size(),
+                                             eval_transform(config));
   };
   options.on_note = [](const std::string& text) {
     std::printf("# %s\n", text.c_str());
@@ -165,7 +158,7 @@ int run_train(const TrainArgs& args, JobContext& job) {
                 m.epoch == 0 ? "  (untrained)" : "");
     std::fflush(stdout);
   };
-  Trainer trainer(config, comm, *train, test, data.channels, options);
+  Trainer trainer(config, comm, *train, *eval.test, data.channels, options);
   if (comm.is_root() && !config.model.pretrained.empty()) {
     std::printf("# pretrained: %lld tensors from %s (%zu classifier tensors ignored)\n",
                 static_cast<long long>(trainer.pretrained().loaded),

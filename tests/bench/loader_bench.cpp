@@ -79,7 +79,7 @@ double loader_images_per_s(const std::string& dir, int64_t workers, bool augment
   nsl::LoaderOptions o;
   o.workers = workers;
   o.augment.enabled = augment;
-  nsl::ShardTrainSource src(dir, "train", 0, 1, kBatch, 1, o);
+  nsl::ShardTrainSource src(dir, nsl::read_manifest(dir), "train", 0, 1, kBatch, 1, o);
   int64_t images = 0;
   const auto t0 = Clock::now();
   for (int e = 0; e < epochs; ++e) {
@@ -93,7 +93,7 @@ double loader_images_per_s(const std::string& dir, int64_t workers, bool augment
 // the loader-fed rows train on the same kind of pixels.
 double train_images_per_s(const std::string& dir, int64_t classes, int steps) {
   DemoStep step(classes);
-  nsl::ShardTrainSource src(dir, "train", 0, 1, kBatch, 1);
+  nsl::ShardTrainSource src(dir, nsl::read_manifest(dir), "train", 0, 1, kBatch, 1);
   src.start_epoch(0);
   const nsl::Batch b = src.next_batch();
   for (int i = 0; i < 3; ++i) step(b);  // warm-up
@@ -107,7 +107,7 @@ double fed_train_images_per_s(const std::string& dir, int64_t classes, int steps
   nsl::LoaderOptions o;
   o.workers = 1;
   o.augment.enabled = true;
-  nsl::ShardTrainSource src(dir, "train", 0, 1, kBatch, 1, o);
+  nsl::ShardTrainSource src(dir, nsl::read_manifest(dir), "train", 0, 1, kBatch, 1, o);
   int64_t epoch = 0, t = 0;
   src.start_epoch(epoch);
   const auto next = [&] {

@@ -25,6 +25,7 @@ namespace {
 struct Dataset {
   fs::path root;
   std::string dir;
+  nsl::Manifest manifest;  // read once, handed to every source as launch/ does
   std::map<int64_t, std::pair<int64_t, torch::Tensor>> train;  // index -> (label, uint8 HWC)
   std::map<int64_t, std::pair<int64_t, torch::Tensor>> test;
   Dataset() {
@@ -38,9 +39,9 @@ struct Dataset {
     spec.shards = 4;
     spec.seed = 3;
     nsl::write_synthetic(spec, dir);
-    const nsl::Manifest m = nsl::read_manifest(dir);
-    load(m, "train", train);
-    load(m, "test", test);
+    manifest = nsl::read_manifest(dir);
+    load(manifest, "train", train);
+    load(manifest, "test", test);
   }
   ~Dataset() {
     std::error_code ec;
@@ -104,8 +105,8 @@ using Step = std::map<int64_t, torch::Tensor>;
 std::vector<std::vector<Step>> run(int64_t world, int64_t batch, uint64_t seed, int64_t epochs) {
   std::vector<std::unique_ptr<nsl::ShardTrainSource>> ranks;
   for (int64_t r = 0; r < world; ++r)
-    ranks.push_back(
-        std::make_unique<nsl::ShardTrainSource>(dataset().dir, "train", r, world, batch, seed));
+    ranks.push_back(std::make_unique<nsl::ShardTrainSource>(dataset().dir, dataset().manifest,
+                                                            "train", r, world, batch, seed));
   std::vector<std::vector<Step>> out;
   for (int64_t e = 0; e < epochs; ++e) {
     std::vector<Step> steps;
@@ -138,24 +139,25 @@ BOOST_AUTO_TEST_CASE(steps_per_epoch_and_quota) {
   // q_s = 3 for B = 12, S = 4: min(17/3, 17/3, 16/3, 16/3) = 5.
   for (int64_t world : {1, 2, 3, 4}) {
     for (int64_t r = 0; r < world; ++r) {
-      nsl::ShardTrainSource src(dataset().dir, "train", r, world, 12, 1);
+      nsl::ShardTrainSource src(dataset().dir, dataset().manifest, "train", r, world, 12, 1);
       BOOST_CHECK_EQUAL(src.steps_per_epoch(), 5);
       BOOST_CHECK_EQUAL(src.num_classes(), 6);
       BOOST_CHECK_EQUAL(src.global_batch_size(), 12);
     }
   }
   // B = 10: quotas 3, 3, 2, 2 -> min(17/3, 17/3, 16/2, 16/2) = 5; rank 0 of 2 owns shards 0, 2.
-  nsl::ShardTrainSource src(dataset().dir, "train", 0, 2, 10, 1);
+  nsl::ShardTrainSource src(dataset().dir, dataset().manifest, "train", 0, 2, 10, 1);
   BOOST_CHECK_EQUAL(src.steps_per_epoch(), 5);
   BOOST_CHECK_EQUAL(src.local_batch_size(), 5);
   // B = 2: quotas 1, 1, 0, 0 -> 17 steps; rank 1 of 2 owns shards 1, 3 -> 1 sample per step.
-  nsl::ShardTrainSource small(dataset().dir, "train", 1, 2, 2, 1);
+  nsl::ShardTrainSource small(dataset().dir, dataset().manifest, "train", 1, 2, 2, 1);
   BOOST_CHECK_EQUAL(small.steps_per_epoch(), 17);
   BOOST_CHECK_EQUAL(small.local_batch_size(), 1);
   small.start_epoch(0);
   BOOST_CHECK_EQUAL(small.next_batch().indices.numel(), 1);
   // B = 70 > 66 images: no step fits.
-  BOOST_CHECK_THROW(nsl::ShardTrainSource(dataset().dir, "train", 0, 1, 70, 1), nsl::DataError);
+  BOOST_CHECK_THROW(nsl::ShardTrainSource(dataset().dir, dataset().manifest, "train", 0, 1, 70, 1),
+                    nsl::DataError);
 }
 
 BOOST_AUTO_TEST_CASE(global_batch_independent_of_world_size) {
@@ -188,8 +190,8 @@ BOOST_AUTO_TEST_CASE(global_batch_independent_of_world_size) {
 
 BOOST_AUTO_TEST_CASE(rank_parts_ordered_by_shard_and_uneven_quotas) {
   // World 2, B = 10: rank 0 owns shards 0 (q 3, indices 0..16) and 2 (q 2, indices 34..49).
-  nsl::ShardTrainSource r0(dataset().dir, "train", 0, 2, 10, 5);
-  nsl::ShardTrainSource w1(dataset().dir, "train", 0, 1, 10, 5);
+  nsl::ShardTrainSource r0(dataset().dir, dataset().manifest, "train", 0, 2, 10, 5);
+  nsl::ShardTrainSource w1(dataset().dir, dataset().manifest, "train", 0, 1, 10, 5);
   r0.start_epoch(3);
   w1.start_epoch(3);
   for (int64_t t = 0; t < r0.steps_per_epoch(); ++t) {
@@ -222,7 +224,7 @@ BOOST_AUTO_TEST_CASE(seeded_sequences) {
   BOOST_CHECK(!all_same);
 
   // Restarting an epoch replays it exactly.
-  nsl::ShardTrainSource src(dataset().dir, "train", 0, 1, 12, 9);
+  nsl::ShardTrainSource src(dataset().dir, dataset().manifest, "train", 0, 1, 12, 9);
   src.start_epoch(1);
   const auto first = src.next_batch().indices.clone();
   src.next_batch();
@@ -239,7 +241,7 @@ BOOST_AUTO_TEST_CASE(seeded_sequences) {
 }
 
 BOOST_AUTO_TEST_CASE(misuse_and_bad_configurations) {
-  nsl::ShardTrainSource src(dataset().dir, "train", 0, 1, 12, 1);
+  nsl::ShardTrainSource src(dataset().dir, dataset().manifest, "train", 0, 1, 12, 1);
   BOOST_CHECK_THROW(src.next_batch(), std::logic_error);  // before start_epoch
   src.start_epoch(0);
   for (int64_t t = 0; t < src.steps_per_epoch(); ++t) src.next_batch();
@@ -248,7 +250,7 @@ BOOST_AUTO_TEST_CASE(misuse_and_bad_configurations) {
   BOOST_CHECK_NO_THROW(src.next_batch());
 
   try {
-    nsl::ShardTrainSource too_many(dataset().dir, "train", 0, 5, 12, 1);
+    nsl::ShardTrainSource too_many(dataset().dir, dataset().manifest, "train", 0, 5, 12, 1);
     BOOST_FAIL("world size 5 > 4 shards must throw");
   } catch (const nsl::DataError& e) {
     const std::string msg = e.what();
@@ -256,12 +258,15 @@ BOOST_AUTO_TEST_CASE(misuse_and_bad_configurations) {
     BOOST_CHECK(msg.find("4 shards") != std::string::npos);
     BOOST_CHECK(msg.find("--shards") != std::string::npos);
   }
-  BOOST_CHECK_THROW(nsl::ShardEvalSource(dataset().dir, "test", 4, 5), nsl::DataError);
-  BOOST_CHECK_THROW(nsl::ShardTrainSource(dataset().dir, "val", 0, 1, 12, 1), nsl::DataError);
-  BOOST_CHECK_THROW(nsl::ShardTrainSource(dataset().dir + "-nope", "train", 0, 1, 12, 1),
+  BOOST_CHECK_THROW(nsl::ShardEvalSource(dataset().dir, dataset().manifest, "test", 4, 5),
                     nsl::DataError);
-  BOOST_CHECK_THROW(nsl::ShardTrainSource(dataset().dir, "train", 2, 2, 12, 1), nsl::ConfigError);
-  BOOST_CHECK_THROW(nsl::ShardTrainSource(dataset().dir, "train", 0, 1, 0, 1), nsl::ConfigError);
+  BOOST_CHECK_THROW(nsl::ShardTrainSource(dataset().dir, dataset().manifest, "val", 0, 1, 12, 1),
+                    nsl::DataError);
+  BOOST_CHECK_THROW(nsl::read_manifest(dataset().dir + "-nope"), nsl::DataError);
+  BOOST_CHECK_THROW(nsl::ShardTrainSource(dataset().dir, dataset().manifest, "train", 2, 2, 12, 1),
+                    nsl::ConfigError);
+  BOOST_CHECK_THROW(nsl::ShardTrainSource(dataset().dir, dataset().manifest, "train", 0, 1, 0, 1),
+                    nsl::ConfigError);
 }
 
 BOOST_AUTO_TEST_CASE(eval_parts_cover_the_split_once) {
@@ -269,7 +274,7 @@ BOOST_AUTO_TEST_CASE(eval_parts_cover_the_split_once) {
   for (int64_t world : {1, 2, 3, 4}) {
     std::map<int64_t, int> seen;
     for (int64_t r = 0; r < world; ++r) {
-      nsl::ShardEvalSource src(dataset().dir, "test", r, world);
+      nsl::ShardEvalSource src(dataset().dir, dataset().manifest, "test", r, world);
       BOOST_CHECK_EQUAL(src.total_size(), 66);
       BOOST_CHECK_EQUAL(src.num_classes(), 6);
       // Two uneven slices cover the local part.
@@ -293,15 +298,15 @@ BOOST_AUTO_TEST_CASE(eval_parts_cover_the_split_once) {
 // read sample by sample equals the one read with the whole shard.
 BOOST_AUTO_TEST_CASE(pk_parts_concatenate_to_the_single_process_batch) {
   const int64_t batch = 12, k = 3;
-  nsl::ShardPKSource single(dataset().dir, "train", 0, 1, batch, k, 9);
+  nsl::ShardPKSource single(dataset().dir, dataset().manifest, "train", 0, 1, batch, k, 9);
   BOOST_CHECK_EQUAL(single.global_batch_size(), batch);
   BOOST_CHECK_EQUAL(single.steps_per_epoch(), 66 / batch);
   BOOST_CHECK_EQUAL(single.num_classes(), 6);
   for (int64_t world : {2, 5}) {
     std::vector<std::unique_ptr<nsl::ShardPKSource>> ranks;
     for (int64_t r = 0; r < world; ++r)
-      ranks.push_back(
-          std::make_unique<nsl::ShardPKSource>(dataset().dir, "train", r, world, batch, k, 9));
+      ranks.push_back(std::make_unique<nsl::ShardPKSource>(dataset().dir, dataset().manifest,
+                                                           "train", r, world, batch, k, 9));
     for (int64_t epoch : {1, 2}) {
       single.start_epoch(epoch);
       for (auto& src : ranks) src->start_epoch(epoch);
@@ -326,12 +331,12 @@ BOOST_AUTO_TEST_CASE(pk_parts_concatenate_to_the_single_process_batch) {
 }
 
 BOOST_AUTO_TEST_CASE(pk_misuse_and_bad_configurations) {
-  nsl::ShardPKSource src(dataset().dir, "train", 0, 1, 12, 3, 1);
+  nsl::ShardPKSource src(dataset().dir, dataset().manifest, "train", 0, 1, 12, 3, 1);
   BOOST_CHECK_THROW(src.next_batch(), std::logic_error);
-  BOOST_CHECK_THROW(nsl::ShardPKSource(dataset().dir, "train", 0, 1, 12, 5, 1),
+  BOOST_CHECK_THROW(nsl::ShardPKSource(dataset().dir, dataset().manifest, "train", 0, 1, 12, 5, 1),
                     nsl::ConfigError);  // 12 is not a multiple of 5
-  BOOST_CHECK_THROW(nsl::ShardPKSource(dataset().dir, "train", 0, 1, 14, 2, 1),
+  BOOST_CHECK_THROW(nsl::ShardPKSource(dataset().dir, dataset().manifest, "train", 0, 1, 14, 2, 1),
                     nsl::ConfigError);  // 7 classes per batch, the split has 6
-  BOOST_CHECK_THROW(nsl::ShardPKSource(dataset().dir, "train", 0, 13, 12, 3, 1),
+  BOOST_CHECK_THROW(nsl::ShardPKSource(dataset().dir, dataset().manifest, "train", 0, 13, 12, 3, 1),
                     nsl::ConfigError);  // more ranks than samples per batch
 }

@@ -485,8 +485,8 @@ BOOST_AUTO_TEST_CASE(eval_resize_center_crop_against_references) {
   BOOST_CHECK_THROW(nsl::eval_resize_center_crop(torch::zeros({1, 8, 8, 1}, torch::kUInt8), 8, 0.9),
                     std::invalid_argument);
   // ShardEvalSource applies it to its slices.
-  nsl::ShardEvalSource plain(data().dir, "test", 0, 1);
-  nsl::ShardEvalSource cropped(data().dir, "test", 0, 1, {12, 1.14});
+  nsl::ShardEvalSource plain(data().dir, data().manifest, "test", 0, 1);
+  nsl::ShardEvalSource cropped(data().dir, data().manifest, "test", 0, 1, {12, 1.14});
   const nsl::Batch a = cropped.slice(3, 9);
   BOOST_CHECK(a.images.sizes() == torch::IntArrayRef({6, 1, 12, 12}));
   BOOST_CHECK(torch::equal(a.indices, plain.slice(3, 9).indices));
@@ -600,8 +600,8 @@ BOOST_AUTO_TEST_CASE(truncated_shard_throws_data_error_naming_the_file) {
     BOOST_CHECK(msg.find(victim) != std::string::npos);
   }
   // The sources check their shards when they are built.
-  BOOST_CHECK_THROW(nsl::ShardTrainSource(dir.string(), "train", 1, 2, 8, 1), nsl::DataError);
-  BOOST_CHECK_THROW(nsl::ShardPKSource(dir.string(), "train", 0, 1, 8, 2, 1), nsl::DataError);
+  BOOST_CHECK_THROW(nsl::ShardTrainSource(dir.string(), m, "train", 1, 2, 8, 1), nsl::DataError);
+  BOOST_CHECK_THROW(nsl::ShardPKSource(dir.string(), m, "train", 0, 1, 8, 2, 1), nsl::DataError);
 }
 
 BOOST_AUTO_TEST_CASE(destruction_mid_epoch_returns_promptly) {
@@ -633,10 +633,10 @@ BOOST_AUTO_TEST_CASE(configured_sources_with_augmentation) {
     const nsl::Config c = nsl::parse_config(yaml);
     nsl::Config plain_cfg = c;
     plain_cfg.data.augment = false;
-    const auto plain = nsl::make_train_source(plain_cfg, 0, 1);
-    const auto one = nsl::make_train_source(c, 0, 1);
-    const auto r0 = nsl::make_train_source(c, 0, 2);
-    const auto r1 = nsl::make_train_source(c, 1, 2);
+    const auto plain = nsl::make_train_source(plain_cfg, data().manifest, 0, 1);
+    const auto one = nsl::make_train_source(c, data().manifest, 0, 1);
+    const auto r0 = nsl::make_train_source(c, data().manifest, 0, 2);
+    const auto r1 = nsl::make_train_source(c, data().manifest, 1, 2);
     for (auto* s : {plain.get(), one.get(), r0.get(), r1.get()}) s->start_epoch(1);
     for (int64_t t = 0; t < one->steps_per_epoch(); ++t) {
       const nsl::Batch p = plain->next_batch(), b = one->next_batch();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "data/manifest.h"
 #include "data/shard_batch_source.h"
 #include "data/synthetic.h"
 #include "dist/local_communicator.h"
@@ -94,12 +95,13 @@ BOOST_AUTO_TEST_CASE(model_evaluation_two_ranks_equal_one_process) {
       nsl::parse_config("data: {path: " + dir +
                         "}\nmodel: {channels: [8, 16], norm_groups: 4, embedding_dim: 8}\n"
                         "eval: {batch_size: 7, recall_k: [1, 2, 4, 8]}\n");
-  nsl::ShardEvalSource mine(dir, "test", world().rank(), world().size());
+  const nsl::Manifest manifest = nsl::read_manifest(dir);
+  nsl::ShardEvalSource mine(dir, manifest, "test", world().rank(), world().size());
   torch::manual_seed(1);
-  nsl::EmbeddingNet net(config.model, mine.manifest().channels);
+  nsl::EmbeddingNet net(config.model, manifest.channels);
   const auto distributed = nsl::evaluate_model(world(), net, mine, nullptr, config);
   nsl::LocalCommunicator alone;
-  nsl::ShardEvalSource all(dir, "test", 0, 1);
+  nsl::ShardEvalSource all(dir, manifest, "test", 0, 1);
   const auto single = nsl::evaluate_model(alone, net, all, nullptr, config);
   check_identical(distributed, single);
   BOOST_TEST(distributed.queries + distributed.lone_queries == all.total_size());

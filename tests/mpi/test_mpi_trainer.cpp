@@ -7,6 +7,8 @@
 #include <limits>
 
 #include "common/error.h"
+#include "data/eval_sources.h"
+#include "data/manifest.h"
 #include "data/shard_batch_source.h"
 #include "data/synthetic.h"
 #include "data/train_source.h"
@@ -39,18 +41,25 @@ std::string shared_dataset() {
   return dir;
 }
 
+// The dataset's manifest, read by the caller and handed to every source, as launch/ does.
+nsl::Manifest manifest_of(const nsl::Config& cfg) { return nsl::read_manifest(cfg.data.path); }
+
+// eval.recall_k resolved for the dataset, as launch/ does before building the trainer.
 nsl::Config config_for(const std::string& data) {
-  return nsl::parse_config("data: {path: " + data +
-                           "}\n"
-                           "model: {channels: [8, 16], norm_groups: 4, embedding_dim: 8}\n"
-                           "train: {epochs: 1, batch_size: 24, lr: 0.005}\n");
+  nsl::Config cfg =
+      nsl::parse_config("data: {path: " + data +
+                        "}\n"
+                        "model: {channels: [8, 16], norm_groups: 4, embedding_dim: 8}\n"
+                        "train: {epochs: 1, batch_size: 24, lr: 0.005}\n");
+  cfg.eval.recall_k = nsl::resolve_recall_k(cfg, manifest_of(cfg));
+  return cfg;
 }
 
 std::vector<double> losses(nsl::Communicator& comm, const nsl::Config& cfg, int steps,
                            torch::Tensor* centers_out) {
-  const auto source = nsl::make_train_source(cfg, comm.rank(), comm.size());
+  const auto source = nsl::make_train_source(cfg, manifest_of(cfg), comm.rank(), comm.size());
   nsl::TrainBatchSource& train = *source;
-  nsl::ShardEvalSource test(cfg.data.path, "test", comm.rank(), comm.size());
+  nsl::ShardEvalSource test(cfg.data.path, manifest_of(cfg), "test", comm.rank(), comm.size());
   nsl::TrainerOptions opts;
   opts.show_progress = false;
   nsl::Trainer trainer(cfg, comm, train, test, 1, opts);
@@ -66,8 +75,9 @@ std::vector<double> losses(nsl::Communicator& comm, const nsl::Config& cfg, int 
 nsl::TrainerOptions options_with_train_samples(const nsl::Config& cfg, nsl::Communicator& comm) {
   nsl::TrainerOptions opts;
   opts.show_progress = false;
-  opts.open_train_samples = [path = cfg.data.path, &comm] {
-    return std::make_unique<nsl::ShardEvalSource>(path, "train", comm.rank(), comm.size());
+  opts.open_train_samples = [path = cfg.data.path, manifest = manifest_of(cfg), &comm] {
+    return std::make_unique<nsl::ShardEvalSource>(path, manifest, "train", comm.rank(),
+                                                  comm.size());
   };
   return opts;
 }
@@ -157,8 +167,8 @@ BOOST_AUTO_TEST_CASE(imprinted_centers_identical_for_any_world_size) {
   nsl::Config cfg = config_for(data);
   cfg.loss.center_init = "class_mean";
   auto imprint = [&](nsl::Communicator& comm) {
-    const auto source = nsl::make_train_source(cfg, comm.rank(), comm.size());
-    nsl::ShardEvalSource test(cfg.data.path, "test", comm.rank(), comm.size());
+    const auto source = nsl::make_train_source(cfg, manifest_of(cfg), comm.rank(), comm.size());
+    nsl::ShardEvalSource test(cfg.data.path, manifest_of(cfg), "test", comm.rank(), comm.size());
     const nsl::TrainerOptions opts = options_with_train_samples(cfg, comm);
     nsl::Trainer trainer(cfg, comm, *source, test, 1, opts);
     trainer.imprint_centers();
@@ -189,8 +199,8 @@ BOOST_AUTO_TEST_CASE(centering_statistic_identical_for_any_world_size) {
     std::vector<double> losses;
   };
   auto run = [&](nsl::Communicator& comm) {
-    const auto source = nsl::make_train_source(cfg, comm.rank(), comm.size());
-    nsl::ShardEvalSource test(cfg.data.path, "test", comm.rank(), comm.size());
+    const auto source = nsl::make_train_source(cfg, manifest_of(cfg), comm.rank(), comm.size());
+    nsl::ShardEvalSource test(cfg.data.path, manifest_of(cfg), "test", comm.rank(), comm.size());
     const nsl::TrainerOptions opts = options_with_train_samples(cfg, comm);
     nsl::Trainer trainer(cfg, comm, *source, test, 1, opts);
     trainer.imprint_centers();
@@ -262,9 +272,10 @@ BOOST_AUTO_TEST_CASE(nan_loss_on_one_rank_stops_every_rank_naming_it) {
   nsl::Config cfg = config_for(data);
   cfg.train.epochs = 2;
   cfg.checkpoint.every_steps = 2;
-  const auto source = nsl::make_train_source(cfg, world().rank(), world().size());
+  const auto source = nsl::make_train_source(cfg, manifest_of(cfg), world().rank(), world().size());
   NanOnOneRank train(*source, 1, 1, 5);
-  nsl::ShardEvalSource test(cfg.data.path, "test", world().rank(), world().size());
+  nsl::ShardEvalSource test(cfg.data.path, manifest_of(cfg), "test", world().rank(),
+                            world().size());
   nsl::TrainerOptions opts;
   opts.show_progress = false;
   opts.out_dir = out;
@@ -396,8 +407,10 @@ BOOST_AUTO_TEST_CASE(resnet_batch_norm_trains_like_one_process) {
           return torch::Tensor();
         };
         auto train = [&](nsl::Communicator& comm) {
-          const auto source = nsl::make_train_source(cfg, comm.rank(), comm.size());
-          nsl::ShardEvalSource test(cfg.data.path, "test", comm.rank(), comm.size());
+          const auto source =
+              nsl::make_train_source(cfg, manifest_of(cfg), comm.rank(), comm.size());
+          nsl::ShardEvalSource test(cfg.data.path, manifest_of(cfg), "test", comm.rank(),
+                                    comm.size());
           nsl::TrainerOptions opts;
           opts.show_progress = false;
           nsl::Trainer trainer(cfg, comm, *source, test, 1, opts);

@@ -1,4 +1,4 @@
-#include "train/pk_sampler.h"
+#include "data/pk_sampler.h"
 
 #include <map>
 #include <random>

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "train/pk_sampler.h"
+#include "data/pk_sampler.h"
 
 namespace {
 
