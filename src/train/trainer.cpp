@@ -89,7 +89,7 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
   // Centers are re-normalised by the loss; decaying their norm would only change their step size.
   if (loss_->has_centers()) {
     RowUpdate rows;
-    rows.sgd = config_.train.center_optimizer == "sgd";
+    rows.sgd = config_.train.center_optimizer == CenterOptimizer::kSgd;
     rows.momentum = config_.train.center_momentum;
     rows.reproject = config_.train.center_reproject;
     optimizer_.add_row_group(loss_->centers(), config_.train.center_lr_mult, rows);
@@ -285,7 +285,7 @@ void Trainer::clip_gradients(double value) {
 }
 
 void Trainer::select_center_rows(const Batch& batch) {
-  if (!loss_->has_centers() || config_.train.center_update != "present") return;
+  if (!loss_->has_centers() || config_.train.center_update != CenterUpdate::kPresent) return;
   torch::Tensor labels = on_device(batch.labels.contiguous());
   if (comm_.size() > 1) labels = comm_.all_gather_rows(labels);
   torch::Tensor rows = torch::zeros({train_.num_classes()}, torch::kBool);
@@ -343,7 +343,7 @@ RetrievalMetrics Trainer::evaluate() {
 }
 
 bool Trainer::imprints_centers() const {
-  return loss_->has_centers() && config_.loss.center_init == "class_mean";
+  return loss_->has_centers() && config_.loss.center_init == CenterInit::kClassMean;
 }
 
 void Trainer::imprint_centers() {
