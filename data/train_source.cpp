@@ -26,7 +26,7 @@ LoaderOptions loader_options(const Config& c) {
 std::unique_ptr<TrainBatchSource> make_train_source(const Config& c, const Manifest& manifest,
                                                     int64_t rank, int64_t world_size) {
   const LoaderOptions loader = loader_options(c);
-  if (c.train.sampler == "pk")
+  if (c.train.sampler == Sampler::kPk)
     return std::make_unique<ShardPKSource>(c.data.path, manifest, c.data.train_split, rank,
                                            world_size, c.train.batch_size,
                                            c.train.pk_images_per_class, c.seed, loader);

@@ -52,32 +52,40 @@ bool launched_by_mpi() {
   return false;
 }
 
-std::unique_ptr<CommunicatorHandle> make_communicator() { return make_communicator("auto"); }
+std::unique_ptr<CommunicatorHandle> make_communicator() {
+  return make_communicator(DistBackend::kAuto);
+}
+
+std::unique_ptr<CommunicatorHandle> make_communicator(DistBackend backend) {
+  switch (backend) {
+    case DistBackend::kNccl:
+#ifdef NSL_HAVE_NCCL
+      return std::make_unique<MpiHandle<NcclCommunicator>>();
+#else
+      throw ConfigError(
+          "dist.backend: nccl needs a build with -DNSL_WITH_NCCL=ON (this nsl_dist was built "
+          "without NCCL; 'nsl_dist info' shows the build); set dist.backend: mpi or auto");
+#endif
+    case DistBackend::kAuto:
+#ifdef NSL_HAVE_NCCL
+      if (launched_by_mpi() && nccl_usable_here())
+        return std::make_unique<MpiHandle<NcclCommunicator>>();
+#endif
+      break;
+    case DistBackend::kMpi:
+      break;
+  }
+  if (launched_by_mpi()) return std::make_unique<MpiHandle<MpiCommunicator>>();
+  return std::make_unique<LocalHandle>();
+}
 
 std::unique_ptr<CommunicatorHandle> make_communicator(const std::string& backend) {
-  if (backend == "nccl") {
-#ifdef NSL_HAVE_NCCL
-    return std::make_unique<MpiHandle<NcclCommunicator>>();
-#else
-    throw ConfigError(
-        "dist.backend: nccl needs a build with -DNSL_WITH_NCCL=ON (this nsl_dist was built "
-        "without NCCL; 'nsl_dist info' shows the build); set dist.backend: mpi or auto");
-#endif
+  DistBackend choice = DistBackend::kAuto;
+  if (!parse_choice(backend, choice)) {
+    throw ConfigError("dist.backend: unknown back end '" + backend +
+                      "' (expected auto, mpi or nccl)");
   }
-  if (backend == "auto") {
-#ifdef NSL_HAVE_NCCL
-    if (launched_by_mpi() && nccl_usable_here())
-      return std::make_unique<MpiHandle<NcclCommunicator>>();
-#endif
-    if (launched_by_mpi()) return std::make_unique<MpiHandle<MpiCommunicator>>();
-    return std::make_unique<LocalHandle>();
-  }
-  if (backend == "mpi") {
-    if (launched_by_mpi()) return std::make_unique<MpiHandle<MpiCommunicator>>();
-    return std::make_unique<LocalHandle>();
-  }
-  throw ConfigError("dist.backend: unknown back end '" + backend +
-                    "' (expected auto, mpi or nccl)");
+  return make_communicator(choice);
 }
 
 std::string mpi_library_version() { return MpiSession::library_version(); }

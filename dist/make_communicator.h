@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "config/choices.h"
 #include "interfaces/communicator.h"
 
 namespace nsl {
@@ -22,7 +23,8 @@ class CommunicatorHandle {
 bool launched_by_mpi();
 // The "auto" choice.
 std::unique_ptr<CommunicatorHandle> make_communicator();
-// backend: "auto" | "mpi" | "nccl"; anything else is a ConfigError.
+std::unique_ptr<CommunicatorHandle> make_communicator(DistBackend backend);
+// backend as written in dist.backend: "auto" | "mpi" | "nccl"; anything else is a ConfigError.
 std::unique_ptr<CommunicatorHandle> make_communicator(const std::string& backend);
 std::string mpi_library_version();
 

@@ -3,7 +3,6 @@
 // keeps the context alive around its single error handler, so that handler can end every rank
 // with MPI_Abort instead of leaving the others waiting in a collective.
 #include <memory>
-#include <string>
 
 #include "dist/make_communicator.h"
 
@@ -11,8 +10,8 @@ namespace nsl {
 
 class JobContext {
  public:
-  // backend: dist.backend (auto | mpi | nccl).
-  Communicator& start_communicator(const std::string& backend = "auto") {
+  // backend: dist.backend.
+  Communicator& start_communicator(DistBackend backend = DistBackend::kAuto) {
     if (!handle_) handle_ = make_communicator(backend);
     return handle_->comm();
   }

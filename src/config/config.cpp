@@ -5,13 +5,16 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
+#include <type_traits>
 #include <utility>
 
 #include "common/error.h"
 #include "common/fnv.h"
 #include "config/yaml_reader.h"
+#include "loss/loss_registry.h"
 
 namespace nsl {
 namespace {
@@ -112,16 +115,26 @@ void visit_config(Visitor& root, Config& c) {
   });
 }
 
+// Choice keys whose text is none of their words: key path -> the text. Validation reports them at
+// the key's place in its order of checks, so the first error of a file stays the same.
+using BadChoices = std::map<std::string, std::string>;
+
 class ReadVisitor {
  public:
-  explicit ReadVisitor(YamlReader reader) : reader_(std::move(reader)) {}
+  ReadVisitor(YamlReader reader, BadChoices& bad) : reader_(std::move(reader)), bad_(bad) {}
   template <typename T>
   void field(const char* key, T& value) {
-    reader_.get(key, value);
+    if constexpr (std::is_enum_v<T>) {
+      std::string text = choice_name(value);
+      reader_.get(key, text);
+      if (!parse_choice(text, value)) bad_[reader_.key_path(key)] = text;
+    } else {
+      reader_.get(key, value);
+    }
   }
   template <typename Body>
   void section(const char* key, Body&& body) {
-    ReadVisitor sub(reader_.section(key));
+    ReadVisitor sub(reader_.section(key), bad_);
     body(sub);
     sub.finish();
   }
@@ -129,6 +142,7 @@ class ReadVisitor {
 
  private:
   YamlReader reader_;
+  BadChoices& bad_;
 };
 
 class WriteVisitor {
@@ -136,7 +150,11 @@ class WriteVisitor {
   explicit WriteVisitor(YAML::Emitter& out) : out_(out) {}
   template <typename T>
   void field(const char* key, const T& value) {
-    out_ << YAML::Key << key << YAML::Value << value;
+    if constexpr (std::is_enum_v<T>) {
+      field(key, std::string(choice_name(value)));
+    } else {
+      out_ << YAML::Key << key << YAML::Value << value;
+    }
   }
   // yaml-cpp writes a string holding control characters (a CR, say) as a plain scalar that reads
   // back as a different string; double quotes escape them. Other strings keep yaml-cpp's choice,
@@ -172,15 +190,16 @@ void require(bool ok, const std::string& key, const std::string& message) {
   if (!ok) throw ConfigError("config key '" + key + "': " + message);
 }
 
-void require_choice(const std::string& value, const std::string& key,
-                    const std::vector<std::string>& choices) {
-  for (const auto& c : choices) {
-    if (value == c) return;
-  }
-  std::string list;
-  for (const auto& c : choices) list += (list.empty() ? "" : " | ") + c;
-  throw ConfigError("config key '" + key + "': '" + value + "' is not one of: " + list);
+// E: the key's enum, for the list of its words.
+template <typename E>
+void require_choice(const BadChoices& bad, const std::string& key) {
+  const auto it = bad.find(key);
+  if (it == bad.end()) return;
+  throw ConfigError("config key '" + key + "': '" + it->second +
+                    "' is not one of: " + choice_list<E>());
 }
+
+void validate(const Config& c, const BadChoices& bad);
 
 }  // namespace
 
@@ -198,14 +217,15 @@ Config parse_config(const std::string& yaml_text, const std::vector<std::string>
   for (const auto& assignment : overrides) apply_override(root, assignment, overridden);
 
   Config config;
-  ReadVisitor reader(YamlReader(root, "", &overridden));
+  BadChoices bad;
+  ReadVisitor reader(YamlReader(root, "", &overridden), bad);
   try {
     visit_config(reader, config);
     reader.finish();
   } catch (const ConfigError& e) {
     throw ConfigError(origin + ": " + e.what());
   }
-  validate_config(config);
+  validate(config, bad);
   return config;
 }
 
@@ -220,7 +240,11 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   return parse_config(text.str(), overrides, path);
 }
 
-void validate_config(const Config& c) {
+void validate_config(const Config& config) { validate(config, BadChoices()); }
+
+namespace {
+
+void validate(const Config& c, const BadChoices& bad) {
   require(!c.data.path.empty(), "data.path", "missing: the dataset folder (with manifest.json)");
   require(c.data.eval_resize_ratio >= 1.0 && c.data.eval_resize_ratio <= 4.0,
           "data.eval_resize_ratio",
@@ -230,10 +254,10 @@ void validate_config(const Config& c) {
           "data.crop_scale", "must be [min, max] with 0 < min <= max <= 1");
   require(c.data.loader_workers >= 0, "data.loader_workers", "must be >= 0 (0: threads per rank)");
   require(c.data.prefetch_batches >= 1, "data.prefetch_batches", "must be >= 1");
-  require_choice(c.model.backbone, "model.backbone", {"small_cnn", "resnet18", "resnet50"});
-  require_choice(c.model.pooling, "model.pooling", {"avg", "max", "avg+max"});
-  const bool resnet = c.model.backbone != "small_cnn";
-  require(resnet || c.model.pooling == "avg", "model.pooling",
+  require_choice<Backbone>(bad, "model.backbone");
+  require_choice<Pooling>(bad, "model.pooling");
+  const bool resnet = c.model.backbone != Backbone::kSmallCnn;
+  require(resnet || c.model.pooling == Pooling::kAvg, "model.pooling",
           "small_cnn pools by average only (max and avg+max are for the resnets)");
   require(resnet || c.model.pretrained.empty(), "model.pretrained",
           "pretrained weights are for resnet18 / resnet50");
@@ -251,15 +275,12 @@ void validate_config(const Config& c) {
   }
   require(c.model.embedding_dim >= 2, "model.embedding_dim", "must be >= 2");
   require(c.model.scale >= 1.0 && c.model.scale <= 128.0, "model.scale", "must be in [1, 128]");
-  require_choice(c.loss.name, "loss.name",
-                 {"dgcrl", "normalized_softmax", "triplet", "contrastive", "multi_similarity",
-                  "proxy_nca", "proxy_nca_pp", "proxy_anchor"});
-  require_choice(c.loss.ranking, "loss.ranking", {"softmax", "hinge"});
-  require_choice(c.loss.center_init, "loss.center_init", {"random", "class_mean"});
-  require_choice(c.train.lr_schedule, "train.lr_schedule", {"constant", "cosine"});
+  const LossEntry& loss = find_loss(c.loss.name);
+  require_choice<Ranking>(bad, "loss.ranking");
+  require_choice<CenterInit>(bad, "loss.center_init");
+  require_choice<LrSchedule>(bad, "train.lr_schedule");
   require(c.loss.margin >= 0.0 && c.loss.margin < 2.0, "loss.margin", "must be in [0, 2)");
-  require_choice(c.loss.decorrelation.mode, "loss.decorrelation.mode",
-                 {"epoch_gs", "iter_gs", "inner_product", "none"});
+  require_choice<DecorrelationMode>(bad, "loss.decorrelation.mode");
   require(c.loss.decorrelation.lambda >= 0.0, "loss.decorrelation.lambda", "must be >= 0");
   require(c.loss.triplet_margin >= 0.0, "loss.triplet_margin", "must be >= 0");
   require(c.loss.multi_similarity.alpha > 0.0 && c.loss.multi_similarity.beta > 0.0,
@@ -272,20 +293,20 @@ void validate_config(const Config& c) {
           "loss.decorrelation.alpha", "must be in [0, 1]");
   require(c.train.epochs >= 1, "train.epochs", "must be >= 1");
   require(c.train.batch_size >= 2, "train.batch_size", "must be >= 2");
-  require_choice(c.train.sampler, "train.sampler", {"uniform", "pk"});
+  require_choice<Sampler>(bad, "train.sampler");
   require(c.train.pk_images_per_class >= 2, "train.pk_images_per_class",
           "must be >= 2 (every class in a batch needs a positive pair)");
-  require(c.train.sampler != "pk" || c.train.batch_size % c.train.pk_images_per_class == 0,
+  require(c.train.sampler != Sampler::kPk || c.train.batch_size % c.train.pk_images_per_class == 0,
           "train.batch_size",
           "must be a multiple of train.pk_images_per_class (" +
               std::to_string(c.train.pk_images_per_class) + ") with train.sampler: pk");
   require(c.train.lr > 0.0 && std::isfinite(c.train.lr), "train.lr", "must be > 0");
   require(c.train.center_lr_mult > 0.0, "train.center_lr_mult", "must be > 0");
   require(c.train.head_lr_mult > 0.0, "train.head_lr_mult", "must be > 0");
-  require_choice(c.train.center_optimizer, "train.center_optimizer", {"adamw", "sgd"});
+  require_choice<CenterOptimizer>(bad, "train.center_optimizer");
   require(c.train.center_momentum >= 0.0 && c.train.center_momentum < 1.0, "train.center_momentum",
           "must be in [0, 1)");
-  require_choice(c.train.center_update, "train.center_update", {"all", "present"});
+  require_choice<CenterUpdate>(bad, "train.center_update");
   require(c.model.centering_momentum > 0.0 && c.model.centering_momentum <= 1.0,
           "model.centering_momentum", "must be in (0, 1]");
   require(c.loss.decorrelation.group_size >= 0, "loss.decorrelation.group_size",
@@ -303,7 +324,7 @@ void validate_config(const Config& c) {
   require(c.eval.chunk_mb > 0, "eval.chunk_mb", "must be > 0");
   require(c.data.gallery_split != c.data.test_split, "data.gallery_split",
           "must differ from data.test_split (leave it empty to search the test split itself)");
-  require_choice(c.dist.backend, "dist.backend", {"auto", "mpi", "nccl"});
+  require_choice<DistBackend>(bad, "dist.backend");
   require(c.dist.timeout_s > 0.0 && std::isfinite(c.dist.timeout_s), "dist.timeout_s",
           "must be > 0 seconds");
   require(c.dist.bucket_mb > 0.0 && c.dist.bucket_mb <= 4096.0, "dist.bucket_mb",
@@ -311,7 +332,10 @@ void validate_config(const Config& c) {
   require(c.checkpoint.every_steps >= 0, "checkpoint.every_steps", "must be >= 0 (0: off)");
   require(c.checkpoint.every_minutes >= 0.0, "checkpoint.every_minutes", "must be >= 0 (0: off)");
   require(c.checkpoint.keep >= 1, "checkpoint.keep", "must be >= 1");
+  if (loss.validate) loss.validate(c.loss);
 }
+
+}  // namespace
 
 std::string to_yaml(const Config& config) {
   Config copy = config;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "config/choices.h"
+
 namespace nsl {
 
 struct DataConfig {
@@ -26,10 +28,10 @@ struct DataConfig {
 };
 
 struct ModelConfig {
-  std::string backbone = "small_cnn";  // small_cnn | resnet18 | resnet50
-  std::string pooling = "avg";         // resnets: avg | max | avg+max (sum); small_cnn: avg
-  bool freeze_bn = false;              // resnets: BatchNorm in eval mode (running statistics)
-  std::string pretrained;              // resnets: .safetensors weights (torchvision/timm names)
+  Backbone backbone = Backbone::kSmallCnn;  // small_cnn | resnet18 | resnet50
+  Pooling pooling = Pooling::kAvg;          // resnets: avg | max | avg+max (sum); small_cnn: avg
+  bool freeze_bn = false;                   // resnets: BatchNorm in eval mode (running statistics)
+  std::string pretrained;  // resnets: .safetensors weights (torchvision/timm names)
   std::vector<int64_t> channels = {32, 64, 128};  // small_cnn stages
   int64_t norm_groups = 8;  // GroupNorm groups: independent of the batch split
   int64_t embedding_dim = 64;
@@ -45,11 +47,12 @@ struct ModelConfig {
 };
 
 struct DecorrelationConfig {
-  std::string mode = "epoch_gs";  // epoch_gs | iter_gs | inner_product | none
-  double alpha = 1.0;             // epoch_gs: W <- normalize((1-alpha) C + alpha GS(C))
-  double lambda = 0.1;            // iter_gs and inner_product: weight of the penalty
-  bool blockwise = true;          // GS in seeded groups of at most d classes when C > d
-  int64_t group_size = 0;         // blockwise: classes per Gram-Schmidt group (0: d), at most d
+  // epoch_gs | iter_gs | inner_product | none
+  DecorrelationMode mode = DecorrelationMode::kEpochGs;
+  double alpha = 1.0;      // epoch_gs: W <- normalize((1-alpha) C + alpha GS(C))
+  double lambda = 0.1;     // iter_gs and inner_product: weight of the penalty
+  bool blockwise = true;   // GS in seeded groups of at most d classes when C > d
+  int64_t group_size = 0;  // blockwise: classes per Gram-Schmidt group (0: d), at most d
   // iter_gs and inner_product: lambda times s / global batch, so that a center's penalty gradient
   // is on the scale of one sample's pull on its center (false: lambda as written, the v1 form).
   bool normalize_lambda = true;
@@ -61,11 +64,11 @@ struct MultiSimilarityConfig {
 
 struct LossConfig {
   // dgcrl | normalized_softmax | triplet | contrastive | multi_similarity | proxy_nca |
-  // proxy_nca_pp | proxy_anchor
+  // proxy_nca_pp | proxy_anchor, or a loss registered with register_loss (loss/loss_registry.h)
   std::string name = "dgcrl";
-  std::string ranking = "softmax";    // dgcrl: softmax | hinge
-  double margin = 0.1;                // dgcrl: cosine units
-  DecorrelationConfig decorrelation;  // dgcrl only
+  Ranking ranking = Ranking::kSoftmax;  // dgcrl: softmax | hinge
+  double margin = 0.1;                  // dgcrl: cosine units
+  DecorrelationConfig decorrelation;    // dgcrl only
   double triplet_margin = 0.2;
   double contrastive_pos_margin = 0.0;
   double contrastive_neg_margin = 0.5;
@@ -76,24 +79,24 @@ struct LossConfig {
   double proxy_anchor_delta = 0.1;
   // Losses with centers or proxies: "random" (unit Gaussian rows) or "class_mean" (each center the
   // normalised mean of its class's training embeddings under the untrained network: "imprinting").
-  std::string center_init = "random";
+  CenterInit center_init = CenterInit::kRandom;
 };
 
 struct TrainConfig {
   int64_t epochs = 10;
-  int64_t batch_size = 64;          // global: split across ranks
-  std::string sampler = "uniform";  // uniform | pk (P = batch_size / K classes x K images)
-  int64_t pk_images_per_class = 4;  // K of the pk sampler
+  int64_t batch_size = 64;              // global: split across ranks
+  Sampler sampler = Sampler::kUniform;  // uniform | pk (P = batch_size / K classes x K images)
+  int64_t pk_images_per_class = 4;      // K of the pk sampler
   double lr = 1e-3;
-  std::string lr_schedule = "constant";  // constant | cosine (to 0 at the last step)
+  LrSchedule lr_schedule = LrSchedule::kConstant;  // constant | cosine (to 0 at the last step)
   double center_lr_mult = 10.0;
   double head_lr_mult = 1.0;  // the linear head (and a learned scale) against train.lr
   // Class centers / proxies: adamw (per-row step counts, so rows reset by epoch_gs restart their
   // bias correction) or sgd with momentum; center_update: all rows every step, or only the rows of
   // the classes in the global batch; center_reproject: rows back to unit length after each step.
-  std::string center_optimizer = "adamw";
+  CenterOptimizer center_optimizer = CenterOptimizer::kAdamW;
   double center_momentum = 0.9;
-  std::string center_update = "all";
+  CenterUpdate center_update = CenterUpdate::kAll;
   bool center_reproject = false;
   double weight_decay = 1e-4;
   double beta1 = 0.9;
@@ -114,9 +117,10 @@ struct EvalConfig {
 };
 
 struct DistConfig {
-  std::string backend = "auto";  // auto (nccl when the model runs on CUDA, else mpi) | mpi | nccl
-  double timeout_s = 600.0;      // watchdog: a collective slower than this ends the job
-  double bucket_mb = 25.0;       // gradient all-reduce bucket size (MiB)
+  // auto (nccl when the model runs on CUDA, else mpi) | mpi | nccl
+  DistBackend backend = DistBackend::kAuto;
+  double timeout_s = 600.0;  // watchdog: a collective slower than this ends the job
+  double bucket_mb = 25.0;   // gradient all-reduce bucket size (MiB)
 };
 
 struct CheckpointConfig {

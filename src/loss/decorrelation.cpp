@@ -57,15 +57,15 @@ torch::Tensor iter_gs_penalty(const torch::Tensor& centers,
   return lambda / (2.0 * c) * (c_hat - target).pow(2).sum();
 }
 
-double decorrelation_lambda(const std::string& mode, double lambda, bool normalize, double scale,
+double decorrelation_lambda(DecorrelationMode mode, double lambda, bool normalize, double scale,
                             int64_t global_batch, int64_t classes) {
   if (!normalize) return lambda;
   const double per_sample = scale / static_cast<double>(global_batch);
   const double c = static_cast<double>(classes);
   // iter_gs_penalty's gradient per center is (lambda' / C)(c_j - t_j); inner_product_penalty's is
   // 4 lambda' / (C (C - 1)) sum_k (c_j . c_k) c_k.
-  if (mode == "iter_gs") return lambda * per_sample * c;
-  if (mode == "inner_product") return lambda * per_sample * c * (c - 1.0) / 4.0;
+  if (mode == DecorrelationMode::kIterGs) return lambda * per_sample * c;
+  if (mode == DecorrelationMode::kInnerProduct) return lambda * per_sample * c * (c - 1.0) / 4.0;
   return lambda;
 }
 

@@ -4,8 +4,9 @@
 #include <torch/torch.h>
 
 #include <cstdint>
-#include <string>
 #include <vector>
+
+#include "config/choices.h"
 
 namespace nsl {
 
@@ -51,7 +52,7 @@ torch::Tensor inner_product_penalty(const torch::Tensor& centers, double lambda)
 
 // The lambda to pass: `lambda` itself without normalisation, else as described above for a
 // logit scale s, global batch B and C centers.
-double decorrelation_lambda(const std::string& mode, double lambda, bool normalize, double scale,
+double decorrelation_lambda(DecorrelationMode mode, double lambda, bool normalize, double scale,
                             int64_t global_batch, int64_t classes);
 
 }  // namespace nsl

@@ -1,11 +1,16 @@
 #pragma once
-// The loss the trainer optimises, chosen by loss.name: DGCRL (with its decorrelation mode), the
-// normalised softmax, and the pair- and proxy-based baselines of METHOD.md section 5.
+// The loss the trainer optimises, chosen by loss.name through the registry (loss/loss_registry.h):
+// DGCRL (with its decorrelation mode), the normalised softmax, and the pair- and proxy-based
+// baselines of METHOD.md section 5. Owns the centers; the criterion computes.
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <memory>
+#include <string>
 
 #include "config/config.h"
+#include "loss/criterion.h"
+#include "loss/loss_registry.h"
 
 namespace nsl {
 
@@ -24,6 +29,7 @@ struct LossStep {
 
 class EmbeddingLossImpl : public torch::nn::Module {
  public:
+  // The loss registered as config.name (loss/loss_registry.h); ConfigError for an unknown name.
   EmbeddingLossImpl(const LossConfig& config, int64_t num_classes, int64_t dim);
 
   // unit, labels: this rank's part of the batch, or the whole global batch when batch_loss().
@@ -32,20 +38,21 @@ class EmbeddingLossImpl : public torch::nn::Module {
 
   // True for the losses defined over the whole batch (triplet, contrastive, multi-similarity,
   // Proxy-Anchor): the trainer gives them the gathered global batch.
-  bool batch_loss() const;
+  bool batch_loss() const { return properties_.batch_loss; }
 
   // DGCRL centers or proxies (C x d); undefined for the pair-based losses.
   bool has_centers() const { return centers_.defined(); }
   torch::Tensor& centers() { return centers_; }
   // Re-draws the iter_gs groups for the epoch (seeded; identical on every rank).
-  void start_epoch(uint64_t seed, int64_t epoch);
+  void start_epoch(uint64_t seed, int64_t epoch) { criterion_->start_epoch(seed, epoch); }
   // True when every epoch ends with rank 0's Gram-Schmidt of the centers.
-  bool uses_epoch_gs() const;
+  bool uses_epoch_gs() const { return criterion_->uses_epoch_gs(); }
 
  private:
-  LossConfig config_;
+  std::string name_;
+  LossProperties properties_;
   torch::Tensor centers_;
-  std::vector<std::vector<int64_t>> gs_groups_;
+  std::unique_ptr<Criterion> criterion_;
 };
 TORCH_MODULE(EmbeddingLoss);
 

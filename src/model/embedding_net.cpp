@@ -7,13 +7,13 @@ namespace nsl {
 EmbeddingNetImpl::EmbeddingNetImpl(const ModelConfig& config, int64_t in_channels)
     : pooling_(config.pooling), freeze_bn_(config.freeze_bn), dim_(config.embedding_dim) {
   int64_t features = 0;
-  if (config.backbone == "small_cnn") {
+  if (config.backbone == Backbone::kSmallCnn) {
     small_ =
         register_module("backbone", SmallCnn(in_channels, config.channels, config.norm_groups));
     features = small_->output_dim();
   } else {
-    resnet_ =
-        register_module("backbone", ResNet(config.backbone == "resnet50" ? 50 : 18, in_channels));
+    resnet_ = register_module(
+        "backbone", ResNet(config.backbone == Backbone::kResnet50 ? 50 : 18, in_channels));
     features = resnet_->output_dim();
   }
   head_ = register_module(
@@ -28,8 +28,14 @@ EmbeddingNetImpl::EmbeddingNetImpl(const ModelConfig& config, int64_t in_channel
 }
 
 torch::Tensor EmbeddingNetImpl::pool(const torch::Tensor& f) const {
-  if (pooling_ == "max") return f.amax({2, 3});
-  if (pooling_ == "avg+max") return f.mean({2, 3}) + f.amax({2, 3});
+  switch (pooling_) {
+    case Pooling::kMax:
+      return f.amax({2, 3});
+    case Pooling::kAvgMax:
+      return f.mean({2, 3}) + f.amax({2, 3});
+    case Pooling::kAvg:
+      break;
+  }
   return f.mean({2, 3});
 }
 

@@ -53,7 +53,7 @@ class EmbeddingNetImpl : public torch::nn::Module {
   ResNet resnet_{nullptr};
   torch::nn::Linear head_{nullptr};
   NSLayer ns_{nullptr};
-  std::string pooling_;
+  Pooling pooling_;
   bool freeze_bn_ = false;
   bool syncs_batch_norm_ = false;
   torch::Tensor centering_mean_;

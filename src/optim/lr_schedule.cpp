@@ -3,16 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 namespace nsl {
 
-double scheduled_lr(const std::string& schedule, double base, int64_t step, int64_t total_steps) {
+double scheduled_lr(LrSchedule schedule, double base, int64_t step, int64_t total_steps) {
   if (total_steps < 1)
     throw std::invalid_argument("scheduled_lr: total_steps " + std::to_string(total_steps) +
                                 " < 1");
-  if (schedule == "constant") return base;
-  if (schedule != "cosine")
-    throw std::invalid_argument("scheduled_lr: unknown schedule '" + schedule + "'");
+  if (schedule == LrSchedule::kConstant) return base;
   const double t = static_cast<double>(std::clamp<int64_t>(step, 0, total_steps)) /
                    static_cast<double>(total_steps);
   return base * 0.5 * (1.0 + std::cos(M_PI * t));

@@ -89,7 +89,7 @@ T info_field(const nlohmann::json& info, const char* key, const std::string& whe
 }  // namespace
 
 ModelIdentity model_identity(const Config& config, int64_t num_classes, int64_t in_channels) {
-  return {config.model.backbone, num_classes, config.model.embedding_dim, in_channels};
+  return {choice_name(config.model.backbone), num_classes, config.model.embedding_dim, in_channels};
 }
 
 nlohmann::json checkpoint_info(const TrainingProgress& p, const ModelIdentity& model,

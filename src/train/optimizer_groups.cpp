@@ -14,7 +14,7 @@ int add_parameter_groups(AdamW& optimizer, const TrainConfig& train, EmbeddingNe
   // Centers are re-normalised by the loss; decaying their norm would only change their step size.
   if (loss->has_centers()) {
     RowUpdate rows;
-    rows.sgd = train.center_optimizer == "sgd";
+    rows.sgd = train.center_optimizer == CenterOptimizer::kSgd;
     rows.momentum = train.center_momentum;
     rows.reproject = train.center_reproject;
     optimizer.add_row_group(loss->centers(), train.center_lr_mult, rows);
@@ -24,7 +24,7 @@ int add_parameter_groups(AdamW& optimizer, const TrainConfig& train, EmbeddingNe
 
 void select_center_rows(AdamW& optimizer, Communicator& comm, const TrainConfig& train,
                         EmbeddingLoss& loss, const torch::Tensor& labels) {
-  if (!loss->has_centers() || train.center_update != "present") return;
+  if (!loss->has_centers() || train.center_update != CenterUpdate::kPresent) return;
   torch::Tensor all = labels.contiguous().to(comm.device());
   if (comm.size() > 1) all = comm.all_gather_rows(all);
   torch::Tensor rows = torch::zeros({loss->centers().size(0)}, torch::kBool);

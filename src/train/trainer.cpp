@@ -172,7 +172,7 @@ RetrievalMetrics Trainer::evaluate() {
 }
 
 bool Trainer::imprints_centers() const {
-  return loss_->has_centers() && config_.loss.center_init == "class_mean";
+  return loss_->has_centers() && config_.loss.center_init == CenterInit::kClassMean;
 }
 
 void Trainer::imprint_centers() {

@@ -165,7 +165,7 @@ BOOST_AUTO_TEST_CASE(batch_losses_match_one_process) {
 BOOST_AUTO_TEST_CASE(imprinted_centers_identical_for_any_world_size) {
   const std::string data = shared_dataset();
   nsl::Config cfg = config_for(data);
-  cfg.loss.center_init = "class_mean";
+  cfg.loss.center_init = nsl::CenterInit::kClassMean;
   auto imprint = [&](nsl::Communicator& comm) {
     const auto source = nsl::make_train_source(cfg, manifest_of(cfg), comm.rank(), comm.size());
     nsl::ShardEvalSource test(cfg.data.path, manifest_of(cfg), "test", comm.rank(), comm.size());
@@ -192,7 +192,7 @@ BOOST_AUTO_TEST_CASE(imprinted_centers_identical_for_any_world_size) {
 BOOST_AUTO_TEST_CASE(centering_statistic_identical_for_any_world_size) {
   const std::string data = shared_dataset();
   nsl::Config cfg = config_for(data);
-  cfg.loss.center_init = "class_mean";
+  cfg.loss.center_init = nsl::CenterInit::kClassMean;
   cfg.model.center_embeddings = true;
   struct Run {
     torch::Tensor start_mean, centers, end_mean;

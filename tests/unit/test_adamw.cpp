@@ -68,13 +68,13 @@ BOOST_AUTO_TEST_CASE(lr_schedules_hand_worked) {
   // Cosine over 4 steps: (1 + cos(pi t / 4)) / 2 = 1, 0.853553..., 0.5, 0.146446..., 0.
   const double want[] = {1.0, 0.8535533905932737, 0.5, 0.14644660940672627, 0.0};
   for (int t = 0; t <= 4; ++t) {
-    BOOST_TEST(nsl::scheduled_lr("cosine", 2.0, t, 4) == 2.0 * want[t],
+    BOOST_TEST(nsl::scheduled_lr(nsl::LrSchedule::kCosine, 2.0, t, 4) == 2.0 * want[t],
                boost::test_tools::tolerance(1e-15));
-    BOOST_TEST(nsl::scheduled_lr("constant", 2.0, t, 4) == 2.0);
+    BOOST_TEST(nsl::scheduled_lr(nsl::LrSchedule::kConstant, 2.0, t, 4) == 2.0);
   }
-  BOOST_TEST(nsl::scheduled_lr("cosine", 2.0, 9, 4) == 0.0, boost::test_tools::tolerance(1e-15));
-  BOOST_CHECK_THROW(nsl::scheduled_lr("step", 1.0, 0, 4), std::invalid_argument);
-  BOOST_CHECK_THROW(nsl::scheduled_lr("cosine", 1.0, 0, 0), std::invalid_argument);
+  BOOST_TEST(nsl::scheduled_lr(nsl::LrSchedule::kCosine, 2.0, 9, 4) == 0.0,
+             boost::test_tools::tolerance(1e-15));
+  BOOST_CHECK_THROW(nsl::scheduled_lr(nsl::LrSchedule::kCosine, 1.0, 0, 0), std::invalid_argument);
 }
 
 namespace {

@@ -149,17 +149,18 @@ BOOST_AUTO_TEST_CASE(normalised_penalty_gradient_is_one_sample_per_center) {
   const torch::Tensor c = w0 / w0.norm(2, 1, true);
   const auto groups = nsl::gram_schmidt_groups(classes, dim, 1, 1, true, 3);
   const torch::Tensor target = nsl::grouped_gram_schmidt(c, groups);
-  for (const std::string mode : {"iter_gs", "inner_product"}) {
-    BOOST_TEST_CONTEXT(mode) {
+  for (const auto mode : {nsl::DecorrelationMode::kIterGs, nsl::DecorrelationMode::kInnerProduct}) {
+    BOOST_TEST_CONTEXT(nsl::choice_name(mode)) {
       const double l = nsl::decorrelation_lambda(mode, lambda, true, scale, batch, classes);
       torch::Tensor w = c.clone().requires_grad_(true);
-      const torch::Tensor penalty =
-          mode == "iter_gs" ? nsl::iter_gs_penalty(w, groups, l) : nsl::inner_product_penalty(w, l);
+      const torch::Tensor penalty = mode == nsl::DecorrelationMode::kIterGs
+                                        ? nsl::iter_gs_penalty(w, groups, l)
+                                        : nsl::inner_product_penalty(w, l);
       penalty.backward();
       for (int64_t j = 0; j < classes; ++j) {
         std::vector<double> g(dim, 0.0);
         for (int64_t i = 0; i < dim; ++i) {
-          if (mode == "iter_gs") {
+          if (mode == nsl::DecorrelationMode::kIterGs) {
             g[i] = c[j][i].item<double>() - target[j][i].item<double>();
           } else {
             for (int64_t k = 0; k < classes; ++k) {
@@ -182,7 +183,8 @@ BOOST_AUTO_TEST_CASE(normalised_penalty_gradient_is_one_sample_per_center) {
     }
   }
   // Without normalisation lambda is passed through (the v1 strength).
-  BOOST_TEST(nsl::decorrelation_lambda("iter_gs", lambda, false, scale, batch, classes) == lambda);
+  BOOST_TEST(nsl::decorrelation_lambda(nsl::DecorrelationMode::kIterGs, lambda, false, scale, batch,
+                                       classes) == lambda);
 }
 
 // Per-epoch center statistics: mean and max |cos| over distinct pairs, hand-worked.

@@ -114,8 +114,8 @@ BOOST_AUTO_TEST_CASE(evaluation_does_not_depend_on_threads) {
 // The network's evaluation forward: the same embedding bits for 1 and 2 threads, for the small CNN
 // and a ResNet-18 (eval-mode BatchNorm), with a batch whose last piece holds one image.
 BOOST_AUTO_TEST_CASE(embeddings_do_not_depend_on_threads) {
-  for (const char* backbone : {"small_cnn", "resnet18"}) {
-    BOOST_TEST_CONTEXT(backbone) {
+  for (const auto backbone : {nsl::Backbone::kSmallCnn, nsl::Backbone::kResnet18}) {
+    BOOST_TEST_CONTEXT(nsl::choice_name(backbone)) {
       nsl::ModelConfig mc;
       mc.backbone = backbone;
       mc.channels = {8, 16};

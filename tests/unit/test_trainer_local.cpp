@@ -339,7 +339,7 @@ BOOST_AUTO_TEST_CASE(fresh_run_over_earlier_checkpoints_is_refused) {
 // the untrained network, summed one by one in double precision and normalised.
 BOOST_AUTO_TEST_CASE(class_mean_init_sets_each_center_to_its_class_mean) {
   nsl::Config c = small_config();
-  c.loss.center_init = "class_mean";
+  c.loss.center_init = nsl::CenterInit::kClassMean;
   const auto data = nsl::test::make_pattern_data(5, 6, 4);
   nsl::LocalCommunicator comm;
   nsl::test::MemoryTrainSource train(data, 6, 10);  // class 5 has no sample: it keeps its row
@@ -377,7 +377,7 @@ BOOST_AUTO_TEST_CASE(class_mean_init_sets_each_center_to_its_class_mean) {
   BOOST_TEST(torch::equal(after[5], before[5]));
   // Imprinted centers start training well below the loss of random ones on these classes.
   nsl::Config r = c;
-  r.loss.center_init = "random";
+  r.loss.center_init = nsl::CenterInit::kRandom;
   nsl::Trainer random_trainer(r, comm, train, test, 1, opts);
   trainer.begin_epoch(1);
   random_trainer.begin_epoch(1);
@@ -433,7 +433,7 @@ BOOST_AUTO_TEST_CASE(non_finite_weights_are_never_checkpointed) {
 // normalised embeddings. Reference: a separate forward pass, sums in double written out.
 BOOST_AUTO_TEST_CASE(centering_mean_and_centred_imprint) {
   nsl::Config c = small_config();
-  c.loss.center_init = "class_mean";
+  c.loss.center_init = nsl::CenterInit::kClassMean;
   c.model.center_embeddings = true;
   const auto data = nsl::test::make_pattern_data(5, 6, 4);
   nsl::LocalCommunicator comm;
