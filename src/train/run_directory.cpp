@@ -19,7 +19,7 @@ CheckpointStore RunDirectory::store() const {
   return CheckpointStore(out_ + "/checkpoints", static_cast<int>(config_.checkpoint.keep));
 }
 
-std::optional<CheckpointEntry> RunDirectory::choose_checkpoint(const std::string& resume) {
+std::optional<ResumePoint> RunDirectory::choose_checkpoint(const std::string& resume) {
   if (resume.empty() || resume == "none") {
     if (writes() && !store().list().empty()) {
       throw ConfigError("'" + store().root().string() +
@@ -55,7 +55,7 @@ std::optional<CheckpointEntry> RunDirectory::choose_checkpoint(const std::string
         std::to_string(progress.step) + ", written by " +
         std::to_string(entry->info.value("world_size", 0)) + " rank(s))");
   note_changed_shape(entry->info);
-  return entry;
+  return ResumePoint{*entry, progress};
 }
 
 void RunDirectory::note_changed_shape(const nlohmann::json& info) const {

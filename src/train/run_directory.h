@@ -25,6 +25,12 @@ struct RunShape {
   int threads_per_rank = 1;
 };
 
+// A verified checkpoint to resume from and the progress its manifest records.
+struct ResumePoint {
+  CheckpointEntry checkpoint;
+  TrainingProgress progress;
+};
+
 class RunDirectory {
  public:
   using Note = std::function<void(const std::string&)>;
@@ -37,7 +43,7 @@ class RunDirectory {
   // later --resume auto would mix them); "auto": the newest valid checkpoint under OUT (none: a
   // fresh run); otherwise a checkpoint folder. The chosen one is verified against its manifest and
   // the model identity; notes say which it is and what differs from this run.
-  std::optional<CheckpointEntry> choose_checkpoint(const std::string& resume);
+  std::optional<ResumePoint> choose_checkpoint(const std::string& resume);
   // Creates OUT; metrics.jsonl keeps the epochs before `first_epoch` (a resumed run redoes the
   // rest; lines cut by a crash go) and is opened for appending. Returns the kept epochs.
   std::vector<EpochMetrics> open_metrics(int64_t first_epoch);

@@ -281,10 +281,10 @@ EpochMetrics Trainer::run_epoch(const TrainingProgress& start) {
 TrainingProgress Trainer::restore() {
   std::optional<TrainingProgress> loaded;
   if (comm_.is_root()) {
-    const std::optional<CheckpointEntry> entry = run_dir_->choose_checkpoint(options_.resume);
-    if (entry) {
-      read_training_files(entry->dir, *net_, *loss_, optimizer_);
-      loaded = progress_from_info(entry->info, entry->dir.string());
+    const std::optional<ResumePoint> point = run_dir_->choose_checkpoint(options_.resume);
+    if (point) {
+      read_training_files(point->checkpoint.dir, *net_, *loss_, optimizer_);
+      loaded = point->progress;
     }
   }
   const std::optional<TrainingProgress> progress =

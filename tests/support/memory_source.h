@@ -68,4 +68,10 @@ class MemoryEvalSource : public EvalSource {
   PatternData data_;
 };
 
+// The trainer tests' small problem: 4 classes, 16 training and 4 test images each, batches of 16.
+struct FourPatternClasses {
+  MemoryTrainSource train{make_pattern_data(4, 16, 11), 4, 16};
+  MemoryEvalSource test{make_pattern_data(4, 4, 12)};
+};
+
 }  // namespace nsl::test

@@ -190,11 +190,10 @@ BOOST_AUTO_TEST_CASE(registered_loss_trains_through_the_trainer) {
       nsl::parse_config(std::string(kSmallModel) + "loss: {name: test_center_distance}\n",
                         {"train.epochs=3", "train.batch_size=16", "train.lr=0.01"});
   nsl::LocalCommunicator comm;
-  nsl::test::MemoryTrainSource train(nsl::test::make_pattern_data(4, 16, 11), 4, 16);
-  nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(4, 4, 12));
+  nsl::test::FourPatternClasses data;
   nsl::TrainerOptions opts;
   opts.show_progress = false;
-  nsl::Trainer trainer(cfg, comm, train, test, 1, opts);
+  nsl::Trainer trainer(cfg, comm, data.train, data.test, 1, opts);
   BOOST_TEST_REQUIRE(trainer.loss()->has_centers());
   const torch::Tensor before = trainer.loss()->centers().detach().clone();
   const auto history = trainer.run();

@@ -77,9 +77,13 @@ BOOST_FIXTURE_TEST_CASE(auto_takes_the_newest_checkpoint_and_notes_what_differs,
   }
   config.train.lr = 0.5;  // another config hash
   auto r = run({"small_cnn", 10, 64, 1}, {1, 1});
-  const auto entry = r.choose_checkpoint("auto");
-  BOOST_REQUIRE(entry.has_value());
+  const auto point = r.choose_checkpoint("auto");
+  BOOST_REQUIRE(point.has_value());
+  const nsl::CheckpointEntry* entry = &point->checkpoint;
   BOOST_TEST(entry->global_step == 20);
+  BOOST_TEST(point->progress.epoch == 2);
+  BOOST_TEST(point->progress.step == 0);
+  BOOST_TEST(point->progress.global_step == 20);
   BOOST_TEST(r.resumed_from() == entry->dir.string());
   BOOST_TEST(noted("resuming from " + entry->dir.string() + " (epoch 2, step 0, written by 2"));
   BOOST_TEST(noted("the config differs from the checkpoint's"));

@@ -260,11 +260,10 @@ BOOST_AUTO_TEST_CASE(every_loss_and_decorrelation_mode_trains) {
           "train: {batch_size: 16, lr: 0.01}\n",
           all);
       nsl::LocalCommunicator comm;
-      nsl::test::MemoryTrainSource train(nsl::test::make_pattern_data(4, 16, 11), 4, 16);
-      nsl::test::MemoryEvalSource test(nsl::test::make_pattern_data(4, 4, 12));
+      nsl::test::FourPatternClasses data;
       nsl::TrainerOptions opts;
       opts.show_progress = false;
-      nsl::Trainer trainer(cfg, comm, train, test, 1, opts);
+      nsl::Trainer trainer(cfg, comm, data.train, data.test, 1, opts);
       const auto history = trainer.run();
       for (const auto& m : history) BOOST_TEST(std::isfinite(m.loss));
       BOOST_TEST(history.back().loss < history.front().loss);
