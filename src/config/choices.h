@@ -19,6 +19,7 @@ enum class DecorrelationMode {
   kNone
 };                                              // loss.decorrelation.mode
 enum class CenterInit { kRandom, kClassMean };  // loss.center_init
+enum class CenterPlacement { kReplicated, kSharded };  // loss.centers
 enum class Sampler { kUniform, kPk };           // train.sampler
 enum class LrSchedule { kConstant, kCosine };   // train.lr_schedule
 enum class CenterOptimizer { kAdamW, kSgd };    // train.center_optimizer
@@ -48,6 +49,10 @@ struct ChoiceNames<DecorrelationMode> {
 template <>
 struct ChoiceNames<CenterInit> {
   static constexpr std::array<const char*, 2> names = {"random", "class_mean"};
+};
+template <>
+struct ChoiceNames<CenterPlacement> {
+  static constexpr std::array<const char*, 2> names = {"replicated", "sharded"};
 };
 template <>
 struct ChoiceNames<Sampler> {

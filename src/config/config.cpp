@@ -75,6 +75,8 @@ void visit_config(Visitor& root, Config& c) {
     s.field("proxy_anchor_alpha", c.loss.proxy_anchor_alpha);
     s.field("proxy_anchor_delta", c.loss.proxy_anchor_delta);
     s.field("center_init", c.loss.center_init);
+    s.field("centers", c.loss.centers);
+    s.field("sample_rate", c.loss.sample_rate);
   });
   root.section("train", [&](auto& s) {
     s.field("epochs", c.train.epochs);
@@ -278,6 +280,7 @@ void validate(const Config& c, const BadChoices& bad) {
   const LossEntry& loss = find_loss(c.loss.name);
   require_choice<Ranking>(bad, "loss.ranking");
   require_choice<CenterInit>(bad, "loss.center_init");
+  require_choice<CenterPlacement>(bad, "loss.centers");
   require_choice<LrSchedule>(bad, "train.lr_schedule");
   require(c.loss.margin >= 0.0 && c.loss.margin < 2.0, "loss.margin", "must be in [0, 2)");
   require_choice<DecorrelationMode>(bad, "loss.decorrelation.mode");
@@ -332,6 +335,14 @@ void validate(const Config& c, const BadChoices& bad) {
   require(c.checkpoint.every_steps >= 0, "checkpoint.every_steps", "must be >= 0 (0: off)");
   require(c.checkpoint.every_minutes >= 0.0, "checkpoint.every_minutes", "must be >= 0 (0: off)");
   require(c.checkpoint.keep >= 1, "checkpoint.keep", "must be >= 1");
+  const bool sharded = c.loss.centers == CenterPlacement::kSharded;
+  require(!sharded || loss.properties.shardable, "loss.centers",
+          "sharded centers are implemented for dgcrl and normalized_softmax, not for '" +
+              c.loss.name + "': use loss.centers: replicated");
+  require(c.loss.sample_rate > 0.0 && c.loss.sample_rate <= 1.0, "loss.sample_rate",
+          "must be in (0, 1] (1: every class in every step)");
+  require(sharded || c.loss.sample_rate == 1.0, "loss.sample_rate",
+          "negative sampling needs loss.centers: sharded");
   if (loss.validate) loss.validate(c.loss);
 }
 
@@ -350,7 +361,14 @@ std::string to_yaml(const Config& config) {
 }
 
 std::string config_hash(const Config& config) {
-  const std::string text = to_yaml(config);
+  std::string text = to_yaml(config);
+  // Keys added after checkpoints began to record the hash are left out while they hold their
+  // defaults, so that a run resumed across the upgrade keeps its hash.
+  for (const char* added : {"\n  centers: replicated\n", "\n  sample_rate: 1\n"}) {
+    const std::string line = added;
+    const size_t at = text.find(line);
+    if (at != std::string::npos) text.erase(at, line.size() - 1);
+  }
   return hex64(fnv1a64(text.data(), text.size()));
 }
 

@@ -80,6 +80,13 @@ struct LossConfig {
   // Losses with centers or proxies: "random" (unit Gaussian rows) or "class_mean" (each center the
   // normalised mean of its class's training embeddings under the untrained network: "imprinting").
   CenterInit center_init = CenterInit::kRandom;
+  // Losses with centers: replicated (every rank holds all C x d centers and all-reduces their
+  // gradient) or sharded (each rank owns a contiguous range of classes, their optimizer state and
+  // their gradient; see loss/center_shards.h).
+  CenterPlacement centers = CenterPlacement::kReplicated;
+  // sharded: the fraction of the non-positive classes each step's softmax sees (Partial FC's
+  // negative sampling, drawn per class from (seed, step)); 1: every class.
+  double sample_rate = 1.0;
 };
 
 struct TrainConfig {

@@ -12,9 +12,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 
 #include "config/config.h"
 #include "loss/loss_registry.h"
+#include "loss/sharded_ranking.h"
 
 namespace nsl {
 
@@ -27,6 +29,17 @@ struct CriterionInput {
   int world_size = 1;
 };
 
+// loss.centers: sharded (loss/sharded_ranking.h): the gathered global batch against this rank's
+// centers in use.
+struct ShardedCriterionInput {
+  Communicator* comm = nullptr;
+  const ShardedBatch* batch = nullptr;
+  torch::Tensor centers;  // m x d: this rank's centers in this step (all, or the sampled ones)
+  torch::Tensor target;   // int64 [B]: the column of each row's class in `centers`, or -1
+  torch::Tensor scale;    // the N-S layer's scale s, 0-d
+  int64_t classes_in_use = 0;  // columns of all ranks together
+};
+
 struct CriterionOutput {
   // Per-sample losses: [rows], one per row of the input. Batch losses: the batch's loss, 0-d.
   torch::Tensor value;
@@ -37,6 +50,11 @@ class Criterion {
  public:
   virtual ~Criterion() = default;
   virtual CriterionOutput forward(const CriterionInput& in) = 0;
+  // Losses with LossProperties::shardable: the per-row losses of the whole global batch [B], the
+  // same on every rank.
+  virtual torch::Tensor forward_sharded(const ShardedCriterionInput& /*in*/) {
+    throw std::logic_error("this loss has no sharded form");
+  }
   // A penalty on the centers, added to every rank's objective as penalty / world size; undefined:
   // none. Called after forward() for the same input.
   virtual torch::Tensor center_penalty(const CriterionInput& /*in*/) { return {}; }

@@ -1,17 +1,25 @@
 #include "loss/decorrelation.h"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
+#include "common/seed.h"
+#include "common/shuffle.h"
 #include "loss/gram_schmidt.h"
 #include "model/ns_layer.h"
 
 namespace nsl {
 
-EpochGsResult epoch_gram_schmidt(const torch::Tensor& centers, double alpha, uint64_t seed,
-                                 int64_t epoch, bool blockwise, int64_t group_size) {
+namespace {
+
+constexpr uint64_t kBlockOrderStream = 0x53474F;  // "SGO": sharded Gram-Schmidt block order
+
+// normalize((1 - alpha) C_hat + alpha GS(C_hat)) with Gram-Schmidt inside `groups` (row indices).
+EpochGsResult mix_with_gram_schmidt(const torch::Tensor& centers, double alpha,
+                                    const std::vector<std::vector<int64_t>>& groups) {
   const torch::Tensor w = centers.detach().to(torch::kFloat64);
   const torch::Tensor c_hat = w / w.norm(2, 1, true).clamp_min(1e-300);
-  const auto groups = gram_schmidt_groups(w.size(0), w.size(1), seed, epoch, blockwise, group_size);
   const torch::Tensor q = grouped_gram_schmidt(c_hat, groups);
   torch::Tensor mixed = (1.0 - alpha) * c_hat + alpha * q;
   mixed = mixed / mixed.norm(2, 1, true).clamp_min(1e-300);
@@ -20,6 +28,36 @@ EpochGsResult epoch_gram_schmidt(const torch::Tensor& centers, double alpha, uin
   result.changed_rows = (result.centers != centers.detach()).any(1);
   result.groups = static_cast<int64_t>(groups.size());
   return result;
+}
+
+}  // namespace
+
+EpochGsResult epoch_gram_schmidt(const torch::Tensor& centers, double alpha, uint64_t seed,
+                                 int64_t epoch, bool blockwise, int64_t group_size) {
+  return mix_with_gram_schmidt(
+      centers, alpha,
+      gram_schmidt_groups(centers.size(0), centers.size(1), seed, epoch, blockwise, group_size));
+}
+
+EpochGsResult sharded_epoch_gram_schmidt(const torch::Tensor& centers, int64_t first_class,
+                                         int64_t block, double alpha, uint64_t seed,
+                                         int64_t epoch) {
+  if (block < 1 || first_class % block != 0)
+    throw std::invalid_argument("sharded_epoch_gram_schmidt: rows start at class " +
+                                std::to_string(first_class) + ", not at a block of " +
+                                std::to_string(block));
+  const int64_t rows = centers.size(0);
+  std::vector<std::vector<int64_t>> groups;
+  for (int64_t start = 0; start < rows; start += block) {
+    const int64_t size = std::min(block, rows - start);
+    const auto index = static_cast<uint64_t>((first_class + start) / block);
+    const std::vector<int64_t> order = seeded_permutation(
+        size, derive_seed({seed, static_cast<uint64_t>(epoch), index, kBlockOrderStream}));
+    std::vector<int64_t> group;
+    for (int64_t k : order) group.push_back(start + k);
+    groups.push_back(std::move(group));
+  }
+  return mix_with_gram_schmidt(centers, alpha, groups);
 }
 
 CenterCosines center_cosine_stats(const torch::Tensor& centers) {

@@ -19,6 +19,14 @@ struct EpochGsResult {
 EpochGsResult epoch_gram_schmidt(const torch::Tensor& centers, double alpha, uint64_t seed,
                                  int64_t epoch, bool blockwise, int64_t group_size = 0);
 
+// The same for sharded centers (loss.centers: sharded): `centers` are the rows of classes
+// [first_class, first_class + rows), first_class a multiple of `block`. The groups are the fixed
+// blocks of `block` consecutive class ids, each in an order drawn from (seed, epoch, block): every
+// rank decorrelates its own blocks, and the result does not depend on how the blocks are dealt.
+EpochGsResult sharded_epoch_gram_schmidt(const torch::Tensor& centers, int64_t first_class,
+                                         int64_t block, double alpha, uint64_t seed,
+                                         int64_t epoch);
+
 // Mean and max of |cos| between distinct centers (rows), in float64; over the first
 // kCenterCosRows rows when there are more. Both 0 for fewer than two rows.
 constexpr int64_t kCenterCosRows = 16384;

@@ -28,16 +28,12 @@ double norm(const double* v, int64_t dim) {
   return std::sqrt(s);
 }
 
-}  // namespace
-
-torch::Tensor gram_schmidt(const torch::Tensor& rows, const std::vector<int64_t>& order) {
-  const int64_t dim = rows.size(1);
+// The row-by-row form: modified Gram-Schmidt with a second pass, and the replacement of dependent
+// rows by unit vectors. Used where a row is (numerically) dependent on the earlier ones.
+torch::Tensor row_by_row_gram_schmidt(const torch::Tensor& input,
+                                      const std::vector<int64_t>& order) {
+  const int64_t dim = input.size(1);
   const auto count = static_cast<int64_t>(order.size());
-  if (count > dim) {
-    throw std::invalid_argument("gram_schmidt: " + std::to_string(count) +
-                                " rows cannot be orthonormal in dimension " + std::to_string(dim));
-  }
-  const torch::Tensor input = rows.to(torch::kFloat64).contiguous();
   torch::Tensor out = input.clone();
   std::vector<double> basis(static_cast<size_t>(count * dim));
   std::vector<double> v(static_cast<size_t>(dim));
@@ -63,6 +59,40 @@ torch::Tensor gram_schmidt(const torch::Tensor& rows, const std::vector<int64_t>
     std::copy(basis.data() + k * dim, basis.data() + (k + 1) * dim,
               o + order[static_cast<size_t>(k)] * dim);
   }
+  return out;
+}
+
+// The rows of `a` (float64, count x d) orthonormalised in their order. Gram-Schmidt of rows is the
+// QR factorisation of their transpose A^T = Q R with the signs chosen so that diag(R) > 0: column
+// k of Q is row k minus its projections on the rows before it, normalised. LAPACK's blocked
+// Householder QR computes it with matrix products (about 20x faster than the row-by-row loops at
+// d = 512) and is as stable as the re-orthogonalised modified Gram-Schmidt. A dependent row
+// (|R_kk| tiny) goes to the row-by-row form, which replaces it deterministically.
+torch::Tensor orthonormalised_in_order(const torch::Tensor& a) {
+  const auto [q, r] = at::linalg_qr(a.t(), "reduced");
+  const torch::Tensor diagonal = r.diagonal();
+  if ((diagonal.abs() <= 1e-10 * a.norm(2, 1).clamp_min(1.0)).any().item<bool>()) {
+    std::vector<int64_t> in_order(static_cast<size_t>(a.size(0)));
+    for (size_t k = 0; k < in_order.size(); ++k) in_order[k] = static_cast<int64_t>(k);
+    return row_by_row_gram_schmidt(a.contiguous(), in_order);
+  }
+  return (q * diagonal.sign().unsqueeze(0)).t();
+}
+
+}  // namespace
+
+torch::Tensor gram_schmidt(const torch::Tensor& rows, const std::vector<int64_t>& order) {
+  const int64_t dim = rows.size(1);
+  const auto count = static_cast<int64_t>(order.size());
+  if (count > dim) {
+    throw std::invalid_argument("gram_schmidt: " + std::to_string(count) +
+                                " rows cannot be orthonormal in dimension " + std::to_string(dim));
+  }
+  const torch::Tensor input = rows.to(torch::kFloat64).contiguous();
+  torch::Tensor out = input.clone();
+  if (count == 0) return out;
+  const torch::Tensor index = torch::tensor(order, torch::kInt64);
+  out.index_copy_(0, index, orthonormalised_in_order(input.index_select(0, index)));
   return out;
 }
 
@@ -95,11 +125,16 @@ std::vector<std::vector<int64_t>> gram_schmidt_groups(int64_t num_classes, int64
 
 torch::Tensor grouped_gram_schmidt(const torch::Tensor& rows,
                                    const std::vector<std::vector<int64_t>>& groups) {
-  torch::Tensor out = rows.to(torch::kFloat64).contiguous().clone();
+  const torch::Tensor input = rows.to(torch::kFloat64).contiguous();
+  torch::Tensor out = input.clone();
   for (const auto& group : groups) {
-    const torch::Tensor q = gram_schmidt(rows, group);
+    if (group.empty()) continue;
+    if (static_cast<int64_t>(group.size()) > input.size(1))
+      throw std::invalid_argument("grouped_gram_schmidt: a group of " +
+                                  std::to_string(group.size()) + " rows in dimension " +
+                                  std::to_string(input.size(1)));
     const auto index = torch::tensor(group, torch::kInt64);
-    out.index_copy_(0, index, q.index_select(0, index));
+    out.index_copy_(0, index, orthonormalised_in_order(input.index_select(0, index)));
   }
   return out;
 }

@@ -18,6 +18,7 @@ class Criterion;  // loss/criterion.h
 struct LossProperties {
   bool has_centers = false;  // C x d centers / proxies: EmbeddingLoss's parameter "centers"
   bool batch_loss = false;   // defined over the whole global batch (the trainer gathers it)
+  bool shardable = false;    // runs with loss.centers: sharded (Criterion::forward_sharded)
 };
 
 struct LossEntry {

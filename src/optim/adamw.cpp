@@ -136,6 +136,20 @@ std::vector<std::pair<std::string, torch::Tensor>> AdamW::state() const {
   return out;
 }
 
+std::vector<std::pair<std::string, torch::Tensor>> AdamW::state_of(
+    const torch::Tensor& param) const {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& s = slots_[i];
+    if (!s.param.is_same(param)) continue;
+    const std::string prefix = "p" + std::to_string(i) + ".";
+    std::vector<std::pair<std::string, torch::Tensor>> out{{prefix + "exp_avg", s.exp_avg},
+                                                           {prefix + "exp_avg_sq", s.exp_avg_sq}};
+    if (s.rowwise) out.emplace_back(prefix + "row_steps", s.row_steps);
+    return out;
+  }
+  throw std::invalid_argument("AdamW::state_of: parameter is not optimised here");
+}
+
 void AdamW::load_state(const std::vector<std::pair<std::string, torch::Tensor>>& state) {
   torch::NoGradGuard no_grad;
   for (const auto& [name, value] : state) {

@@ -53,6 +53,9 @@ class AdamW {
   // a row group), for checkpoints. load_state without a row group's "p<i>.row_steps" (a checkpoint
   // written before they existed) gives every row the global step count, as that run had.
   std::vector<std::pair<std::string, torch::Tensor>> state() const;
+  // The entries of state() that belong to `param`, sharing storage with the optimizer (writing
+  // into them sets the state).
+  std::vector<std::pair<std::string, torch::Tensor>> state_of(const torch::Tensor& param) const;
   void load_state(const std::vector<std::pair<std::string, torch::Tensor>>& state);
 
  private:

@@ -25,7 +25,9 @@ ForwardResult BatchForward::operator()(const Batch& batch, bool update_centering
   const bool sync_bn = net_->syncs_batch_norm();
   // Centering in training follows the global batch's mean: a collective as well.
   const bool centering = net_->centers_embeddings();
-  if (n == 0 && !global && !sync_bn && !centering) return out;
+  // Sharded centers: every rank scores the whole gathered batch against its own centers.
+  const bool sharded = loss_->sharded();
+  if (n == 0 && !global && !sync_bn && !centering && !sharded) return out;
   torch::Tensor unit;
   if (n > 0 || sync_bn) {
     const Embedding e = net_->forward(batch.images.to(device));
@@ -33,9 +35,11 @@ ForwardResult BatchForward::operator()(const Batch& batch, bool update_centering
   } else {
     unit = torch::empty({0, embedding_dim_}, torch::TensorOptions(device));
     if (centering) unit = center_on_batch(unit, update_centering);
+    // The sharded loss's backward is a collective: this rank's (empty) rows take part in it.
+    if (sharded && torch::GradMode::is_enabled()) unit.requires_grad_(true);
   }
   const torch::Tensor own_rows = unit;
-  if (n == 0 && !global) {
+  if (n == 0 && !global && !sharded) {
     out.objective = own_rows.sum() * 0.0;
     return out;
   }

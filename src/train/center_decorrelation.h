@@ -1,7 +1,7 @@
 #pragma once
 // loss.decorrelation.mode epoch_gs at an epoch's end: rank 0's Gram-Schmidt of the class centers
-// (loss/gram_schmidt.h), broadcast to every rank; the optimizer restarts the moments of the rows
-// it changed.
+// (loss/gram_schmidt.h), broadcast to every rank; sharded centers: every rank its own blocks. The
+// optimizer restarts the moments of the rows it changed.
 #include <cstdint>
 
 #include "config/config.h"

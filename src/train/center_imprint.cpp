@@ -11,8 +11,10 @@
 
 namespace nsl {
 
-torch::Tensor class_mean_centers(const SplitEmbeddings& split, const torch::Tensor& fallback) {
-  const int64_t classes = fallback.size(0), dim = fallback.size(1);
+torch::Tensor class_mean_centers(const SplitEmbeddings& split, const torch::Tensor& fallback,
+                                 int64_t first_class, int64_t classes) {
+  const int64_t rows = fallback.size(0), dim = fallback.size(1);
+  if (classes < 0) classes = rows;
   if (split.unit.dim() != 2 || split.unit.size(1) != dim)
     throw std::invalid_argument("class_mean_centers: embeddings of width " +
                                 std::to_string(split.unit.dim() == 2 ? split.unit.size(1) : -1) +
@@ -22,8 +24,11 @@ torch::Tensor class_mean_centers(const SplitEmbeddings& split, const torch::Tens
     throw std::out_of_range("class_mean_centers: a label outside [0, " + std::to_string(classes) +
                             ")");
   // index_add_ on the CPU adds rows in order, so the sums do not depend on threads.
-  torch::Tensor sums = torch::zeros({classes, dim}, torch::kFloat64);
-  sums.index_add_(0, split.labels, split.unit.to(torch::kFloat64));
+  const torch::Tensor labels = split.labels.to(torch::kCPU, torch::kInt64);
+  const torch::Tensor mine = (labels >= first_class) & (labels < first_class + rows);
+  torch::Tensor sums = torch::zeros({rows, dim}, torch::kFloat64);
+  sums.index_add_(0, labels.masked_select(mine) - first_class,
+                  split.unit.to(torch::kCPU, torch::kFloat64).index({mine}));
   const torch::Tensor norms = sums.norm(2, 1, true);
   const torch::Tensor present = norms.squeeze(1) > 0.0;
   const torch::Tensor means = (sums / norms.clamp_min(1e-300)).to(fallback.scalar_type());
@@ -71,7 +76,8 @@ void prepare_centers(Communicator& comm, EmbeddingNet& net, EmbeddingLoss& loss,
   all.unit = NSLayerImpl::unit(all.unit);
   if (imprint) {
     torch::Tensor& centers = loss->centers();
-    centers.copy_(class_mean_centers(all, centers.cpu()));
+    const ShardRange range = loss->shard();
+    centers.copy_(class_mean_centers(all, centers.cpu(), range.begin, range.classes));
     const CenterCosines cos = center_cosine_stats(centers);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -19,10 +19,12 @@
 
 namespace nsl {
 
-// Row c: the unit mean of the rows of `split.unit` labelled c, summed in float64 in the order of
-// the rows (gather_embeddings' global index order: the same bits for any world size). Classes
-// without a sample keep their row of `fallback` [classes, d].
-torch::Tensor class_mean_centers(const SplitEmbeddings& split, const torch::Tensor& fallback);
+// Row c: the unit mean of the rows of `split.unit` labelled first_class + c, summed in float64 in
+// the order of the rows (gather_embeddings' global index order: the same bits for any world size).
+// Classes without a sample keep their row of `fallback` [rows, d]; labels must lie in
+// [0, classes) (classes < 0: fallback's rows). Sharded centers pass their range.
+torch::Tensor class_mean_centers(const SplitEmbeddings& split, const torch::Tensor& fallback,
+                                 int64_t first_class = 0, int64_t classes = -1);
 
 // The mean of the rows of `rows` [n, d] (n > 0), summed in float64 in row order: the same bits for
 // any thread count (float64 [d]).

@@ -17,21 +17,45 @@ namespace nsl {
 namespace fs = std::filesystem;
 namespace {
 
+const torch::Tensor& whole_or(const WholeTensors& whole, const std::string& name,
+                              const torch::Tensor& part) {
+  const auto it = whole.find(name);
+  return it == whole.end() ? part : it->second;
+}
+
 void write_module(torch::serialize::OutputArchive& archive, const std::string& prefix,
-                  const torch::nn::Module& module) {
+                  const torch::nn::Module& module, const WholeTensors& whole = {}) {
   for (const auto& item : module.named_parameters())
-    archive.write(prefix + item.key(), item.value());
+    archive.write(prefix + item.key(), whole_or(whole, prefix + item.key(), item.value()));
   for (const auto& item : module.named_buffers()) archive.write(prefix + item.key(), item.value());
 }
 
+// A tensor of a sharded run, read whole: `rows` rows, the other dimensions as `part`'s.
+void read_whole(const torch::Tensor& value, const torch::Tensor& part, int64_t rows,
+                const std::string& name, const std::string& file, WholeTensors& whole) {
+  std::vector<int64_t> expected = part.sizes().vec();
+  if (!expected.empty()) expected[0] = rows;
+  if (!value.sizes().equals(expected)) {
+    throw DataError("checkpoint '" + file + "': tensor '" + name + "' has shape " +
+                    c10::str(value.sizes()) + " but the model expects " + c10::str(expected) +
+                    " (different model shape or class count)");
+  }
+  whole[name] = value;
+}
+
 void read_module(torch::serialize::InputArchive& archive, const std::string& prefix,
-                 torch::nn::Module& module, const std::string& file) {
+                 torch::nn::Module& module, const std::string& file, WholeTensors* whole = nullptr,
+                 int64_t whole_rows = 0) {
   torch::NoGradGuard no_grad;
   auto load = [&](const std::string& name, torch::Tensor& target) {
     torch::Tensor value;
     if (!archive.try_read(prefix + name, value)) {
       throw DataError("checkpoint '" + file + "' has no tensor '" + prefix + name +
                       "': it was written by a different model");
+    }
+    if (whole != nullptr && whole->count(prefix + name) != 0) {
+      read_whole(value, target, whole_rows, prefix + name, file, *whole);
+      return;
     }
     if (!value.sizes().equals(target.sizes())) {
       throw DataError("checkpoint '" + file + "': tensor '" + prefix + name + "' has shape " +
@@ -173,14 +197,15 @@ void write_archive(torch::serialize::OutputArchive& archive, const fs::path& fil
 }  // namespace
 
 void write_training_files(const fs::path& dir, const torch::nn::Module& net,
-                          const torch::nn::Module& loss, const AdamW& optimizer) {
+                          const torch::nn::Module& loss, const AdamW& optimizer,
+                          const WholeTensors& whole) {
   torch::serialize::OutputArchive model;
   write_module(model, "net.", net);
-  write_module(model, "loss.", loss);
+  write_module(model, "loss.", loss, whole);
   write_archive(model, dir / "model.pt");
 
   torch::serialize::OutputArchive opt;
-  for (const auto& [name, value] : optimizer.state()) opt.write(name, value);
+  for (const auto& [name, value] : optimizer.state()) opt.write(name, whole_or(whole, name, value));
   write_archive(opt, dir / "optimizer.pt");
 
   torch::serialize::OutputArchive rng;
@@ -206,8 +231,13 @@ void read_net_file(const fs::path& dir, torch::nn::Module& net) {
 }
 
 void read_training_files(const fs::path& dir, torch::nn::Module& net, torch::nn::Module& loss,
-                         AdamW& optimizer) {
-  read_model_file(dir, net, loss);
+                         AdamW& optimizer, WholeTensors* whole, int64_t whole_rows) {
+  {
+    const fs::path file = dir / "model.pt";
+    torch::serialize::InputArchive model = open_archive(file);
+    read_module(model, "net.", net, file.string());
+    read_module(model, "loss.", loss, file.string(), whole, whole_rows);
+  }
   const fs::path opt_file = dir / "optimizer.pt";
   torch::serialize::InputArchive opt = open_archive(opt_file);
   std::vector<std::pair<std::string, torch::Tensor>> state;
@@ -218,6 +248,10 @@ void read_training_files(const fs::path& dir, torch::nn::Module& net, torch::nn:
       if (name.size() > 10 && name.compare(name.size() - 10, 10, ".row_steps") == 0) continue;
       throw DataError("checkpoint file '" + opt_file.string() + "' lacks optimizer state '" + name +
                       "': it was written for a different model");
+    }
+    if (whole != nullptr && whole->count(name) != 0) {
+      read_whole(t, value, whole_rows, name, opt_file.string(), *whole);
+      continue;
     }
     if (!t.sizes().equals(value.sizes())) {
       throw DataError("checkpoint file '" + opt_file.string() + "': optimizer state '" + name +

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
+#include <set>
 #include <string>
 
 #include "config/config.h"
@@ -43,12 +45,21 @@ TrainingProgress progress_from_info(const nlohmann::json& info, const std::strin
 void check_model_identity(const nlohmann::json& info, const ModelIdentity& expected,
                           const std::string& where);
 
+// Tensors a sharded run holds in parts (loss.centers: sharded): checkpoints store them whole (all C
+// rows), as a replicated run does, so they resume at any world size and in either mode.
+// name ("loss.centers", "p3.exp_avg", ...) -> the whole tensor.
+using WholeTensors = std::map<std::string, torch::Tensor>;
+
+// `whole`: tensors written in place of the module's or optimizer's entry of the same name.
 void write_training_files(const std::filesystem::path& dir, const torch::nn::Module& net,
-                          const torch::nn::Module& loss, const AdamW& optimizer);
+                          const torch::nn::Module& loss, const AdamW& optimizer,
+                          const WholeTensors& whole = {});
 // Loads tensors by name into the modules (shapes must match: DataError naming the tensor),
-// the optimizer state and the generator state.
+// the optimizer state and the generator state. The entries named in `whole` (when given) are read
+// into it instead: `whole_rows` rows, the other dimensions as the module's part.
 void read_training_files(const std::filesystem::path& dir, torch::nn::Module& net,
-                         torch::nn::Module& loss, AdamW& optimizer);
+                         torch::nn::Module& loss, AdamW& optimizer, WholeTensors* whole = nullptr,
+                         int64_t whole_rows = 0);
 // Network and loss tensors only (evaluation, export).
 void read_model_file(const std::filesystem::path& dir, torch::nn::Module& net,
                      torch::nn::Module& loss);

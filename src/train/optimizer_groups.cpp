@@ -24,7 +24,13 @@ int add_parameter_groups(AdamW& optimizer, const TrainConfig& train, EmbeddingNe
 
 void select_center_rows(AdamW& optimizer, Communicator& comm, const TrainConfig& train,
                         EmbeddingLoss& loss, const torch::Tensor& labels) {
-  if (!loss->has_centers() || train.center_update != CenterUpdate::kPresent) return;
+  if (!loss->has_centers()) return;
+  if (loss->sharded()) {
+    // The loss knows its batch's classes and its sampled rows (no collective needed).
+    optimizer.set_next_rows(loss->rows_to_update(train.center_update == CenterUpdate::kPresent));
+    return;
+  }
+  if (train.center_update != CenterUpdate::kPresent) return;
   torch::Tensor all = labels.contiguous().to(comm.device());
   if (comm.size() > 1) all = comm.all_gather_rows(all);
   torch::Tensor rows = torch::zeros({loss->centers().size(0)}, torch::kBool);

@@ -22,7 +22,8 @@ int add_parameter_groups(AdamW& optimizer, const TrainConfig& train, EmbeddingNe
                          EmbeddingLoss& loss);
 
 // train.center_update: present: the next step updates only the centers of the classes in the
-// global batch (all-gathers this rank's labels). Does nothing otherwise.
+// global batch (all-gathers this rank's labels). Sharded centers: the rows the loss names (the
+// batch's classes, or with loss.sample_rate the sampled ones). Does nothing otherwise.
 void select_center_rows(AdamW& optimizer, Communicator& comm, const TrainConfig& train,
                         EmbeddingLoss& loss, const torch::Tensor& labels);
 

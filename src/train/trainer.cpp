@@ -13,6 +13,7 @@
 #include "optim/lr_schedule.h"
 #include "train/center_decorrelation.h"
 #include "train/center_imprint.h"
+#include "train/center_state_transfer.h"
 #include "train/optimizer_groups.h"
 #include "train/progress.h"
 #include "train/stop_reasons.h"
@@ -44,20 +45,30 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
   if (!config_.model.pretrained.empty()) {
     pretrained_ = net_->load_backbone_weights(config_.model.pretrained);
   }
-  loss_ = EmbeddingLoss(config_.loss, train_.num_classes(), config_.model.embedding_dim);
+  std::optional<CenterSharding> sharding;
+  if (config_.loss.centers == CenterPlacement::kSharded) {
+    center_ranges_ =
+        shard_ranges(train_.num_classes(),
+                     shard_block(config_.loss, config_.model.embedding_dim), comm_.size());
+    sharding = CenterSharding{&comm_, center_ranges_[static_cast<size_t>(comm_.rank())],
+                              config_.seed, config_.loss.sample_rate};
+  }
+  loss_ = EmbeddingLoss(config_.loss, train_.num_classes(), config_.model.embedding_dim, sharding);
   // Initialised on the CPU (the same numbers whatever the device), then moved where the back end
   // computes: the GPU of this rank with NCCL.
   net_->to(comm_.device());
   loss_->to(comm_.device());
-  broadcast_weights(comm_, *net_, *loss_);
   // Trainable BatchNorm normalises with the global batch's statistics (identical on every rank).
   net_->set_batch_norm_communicator(&comm_);
 
   for (auto& p : net_->parameters()) net_params_.push_back(p);
   backbone_group_ = add_parameter_groups(optimizer_, config_.train, net_, loss_);
+  if (loss_->sharded()) sharded_names_ = names_of(sharded_parts(loss_, optimizer_));
+  broadcast_weights(comm_, *net_, *loss_, sharded_names_);
   if (comm_.size() > 1) {
     std::vector<torch::Tensor> dedicated;
-    if (loss_->has_centers()) dedicated.push_back(loss_->centers());
+    // Sharded centers' gradients stay on their rank.
+    if (loss_->has_centers() && !loss_->sharded()) dedicated.push_back(loss_->centers());
     reducer_ = std::make_unique<GradientReducer>(
         comm_, net_params_, dedicated, static_cast<int64_t>(config_.dist.bucket_mb * (1 << 20)));
   }
@@ -82,8 +93,8 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
         "loss.center_init: class_mean and model.center_embeddings need the training split's "
         "samples (TrainerOptions::open_train_samples)");
   }
-  if (loss_->uses_epoch_gs()) {
-    // Fails early, before any training, when C > d without block-wise mode. Only the grouping is
+  if (loss_->uses_epoch_gs() && !loss_->sharded()) {
+    // (Sharded centers are always decorrelated in blocks.) Fails early, before any training, when C > d without block-wise mode. Only the grouping is
     // needed for that check, not a Gram-Schmidt pass over the centers.
     gram_schmidt_groups(train_.num_classes(), config_.model.embedding_dim, config_.seed, 0,
                         config_.loss.decorrelation.blockwise,
@@ -112,6 +123,7 @@ Trainer::StepResult Trainer::step(bool with_grad, bool save_due) {
     optimizer_.zero_grad();  // with a reducer: the views into its buckets
     if (reducer_) reducer_->begin_step();
   }
+  if (loss_->sharded()) loss_->set_step(global_step_);
   ForwardResult f;
   {
     torch::AutoGradMode grad_mode(with_grad);
@@ -158,8 +170,19 @@ std::vector<torch::Tensor> Trainer::replica_tensors() const {
 }
 
 void Trainer::check_replicas() {
+  const bool replicated_centers = loss_->has_centers() && !loss_->sharded();
   nsl::check_replicas(comm_, replica_tensors(),
-                      loss_->has_centers() ? loss_->centers() : torch::Tensor());
+                      replicated_centers ? loss_->centers() : torch::Tensor());
+}
+
+CenterCosines Trainer::center_cosines_now() {
+  if (!loss_->sharded()) return center_cosine_stats(loss_->centers());
+  // The first rows of the whole matrix, as a replicated run measures them, on every rank.
+  const torch::Tensor rows =
+      gather_leading_rows(comm_, center_ranges_, loss_->centers(), kCenterCosRows);
+  CenterCosines cos;
+  if (comm_.is_root()) cos = center_cosine_stats(rows);
+  return broadcast_value(comm_, cos, 0);
 }
 
 int64_t Trainer::decorrelate(int64_t epoch) {
@@ -192,6 +215,14 @@ void Trainer::begin_epoch(int64_t epoch, int64_t first_step) {
 void Trainer::check_finite_weights(const TrainingProgress& progress, const std::string& before) {
   std::vector<std::string> bad = non_finite_parameters(*net_, "net.");
   for (auto& name : non_finite_parameters(*loss_, "loss.")) bad.push_back(std::move(name));
+  // Each rank holds other centers: every rank must learn of another's non-finite part.
+  if (loss_->sharded()) {
+    const int64_t first = all_reduce_value(
+        comm_, bad.empty() ? int64_t{comm_.size()} : int64_t{comm_.rank()}, ReduceOp::kMin);
+    if (bad.empty() && first < comm_.size()) {
+      bad.push_back("loss.centers (the part of rank " + std::to_string(first) + ")");
+    }
+  }
   if (!bad.empty()) {
     throw weights_diverged(bad, progress, before, run_dir_->last_good_checkpoint());
   }
@@ -209,12 +240,21 @@ void Trainer::stop_diverged(int64_t epoch, int64_t step, double loss) {
 void Trainer::save(const TrainingProgress& progress, const std::string& reason) {
   last_save_ = Clock::now();
   check_finite_weights(progress, "the " + reason + " checkpoint");
+  // Sharded centers travel to rank 0 (every rank takes part: out_dir is the same on every rank).
+  WholeTensors whole;
+  if (loss_->sharded() && !options_.out_dir.empty()) {
+    whole = gather_whole(comm_, center_ranges_, sharded_parts(loss_, optimizer_));
+  }
   if (!run_dir_->writes()) return;
   std::vector<torch::Tensor> tensors = replica_tensors();
-  if (loss_->has_centers()) tensors.push_back(loss_->centers());
+  if (loss_->sharded()) {
+    tensors.push_back(whole.at("loss.centers"));
+  } else if (loss_->has_centers()) {
+    tensors.push_back(loss_->centers());
+  }
   run_dir_->save_checkpoint(progress, reason, weights_fingerprint(tensors),
                             [&](const std::filesystem::path& tmp) {
-                              write_training_files(tmp, *net_, *loss_, optimizer_);
+                              write_training_files(tmp, *net_, *loss_, optimizer_, whole);
                             });
 }
 
@@ -268,7 +308,7 @@ EpochMetrics Trainer::run_epoch(const TrainingProgress& start) {
       std::max(train_seconds, 1e-9);
   if (epoch > 0) m.gs_groups = decorrelate(epoch);
   if (loss_->has_centers()) {
-    const CenterCosines cos = center_cosine_stats(loss_->centers());
+    const CenterCosines cos = center_cosines_now();
     m.center_cos_mean = cos.mean_abs;
     m.center_cos_max = cos.max_abs;
   }
@@ -280,16 +320,22 @@ EpochMetrics Trainer::run_epoch(const TrainingProgress& start) {
 
 TrainingProgress Trainer::restore() {
   std::optional<TrainingProgress> loaded;
+  WholeTensors whole;  // sharded: rank 0 reads the centers and their state whole
   if (comm_.is_root()) {
     const std::optional<ResumePoint> point = run_dir_->choose_checkpoint(options_.resume);
     if (point) {
-      read_training_files(point->checkpoint.dir, *net_, *loss_, optimizer_);
+      for (const auto& name : sharded_names_) whole[name] = torch::Tensor();
+      read_training_files(point->checkpoint.dir, *net_, *loss_, optimizer_,
+                          loss_->sharded() ? &whole : nullptr, train_.num_classes());
       loaded = point->progress;
     }
   }
   const std::optional<TrainingProgress> progress =
-      sync_training_state(comm_, loaded, *net_, *loss_, optimizer_);
+      sync_training_state(comm_, loaded, *net_, *loss_, optimizer_, sharded_names_);
   if (!progress) return TrainingProgress{};
+  if (loss_->sharded()) {
+    scatter_whole(comm_, center_ranges_, whole, sharded_parts(loss_, optimizer_));
+  }
   global_step_ = progress->global_step;
   if (progress->step > steps_per_epoch_) {
     throw DataError("checkpoint " + run_dir_->resumed_from() + " is at step " +

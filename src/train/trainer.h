@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "eval/evaluator.h"
 #include "interfaces/batch_source.h"
 #include "interfaces/communicator.h"
+#include "loss/decorrelation.h"
 #include "loss/embedding_loss.h"
 #include "model/embedding_net.h"
 #include "optim/adamw.h"
@@ -109,6 +111,8 @@ class Trainer {
   // Rank 0 chooses and loads the checkpoint (RunDirectory); every rank then takes its state.
   TrainingProgress restore();
   std::vector<torch::Tensor> replica_tensors() const;
+  // The mean and max |cos| between the first centers, the same on every rank (sharded: gathered).
+  CenterCosines center_cosines_now();
   void note(const std::string& text) const;
 
   Config config_;
@@ -124,6 +128,10 @@ class Trainer {
   AdamW optimizer_;
   std::vector<torch::Tensor> net_params_;
   std::unique_ptr<GradientReducer> reducer_;
+  // loss.centers: sharded: every rank's range of classes, and the checkpoint names of the tensors
+  // each rank holds a part of (empty when replicated).
+  std::vector<ShardRange> center_ranges_;
+  std::set<std::string> sharded_names_;
   std::unique_ptr<BatchForward> forward_;
   std::unique_ptr<RunDirectory> run_dir_;  // rank 0's view of options.out_dir
   int64_t steps_per_epoch_ = 0;

@@ -6,6 +6,8 @@
 #include <torch/torch.h>
 
 #include <optional>
+#include <set>
+#include <string>
 
 #include "interfaces/communicator.h"
 #include "optim/adamw.h"
@@ -14,13 +16,17 @@
 namespace nsl {
 
 // Rank 0's parameters and buffers of `net`, then of `loss`, on every rank (one broadcast each).
-void broadcast_weights(Communicator& comm, torch::nn::Module& net, torch::nn::Module& loss);
+// `sharded`: names ("loss.centers", optimizer state names) of tensors each rank holds a different
+// part of (loss.centers: sharded); they are not sent (train/center_state_transfer.h moves them).
+void broadcast_weights(Communicator& comm, torch::nn::Module& net, torch::nn::Module& loss,
+                       const std::set<std::string>& sharded = {});
 
 // Rank 0's `root_progress` (nullopt: a fresh run, nothing more is sent) on every rank; when it is
 // set, the weights, the optimizer state and the generator state follow. The same collectives on
 // every rank whatever they hold in `root_progress`.
 std::optional<TrainingProgress> sync_training_state(
     Communicator& comm, const std::optional<TrainingProgress>& root_progress,
-    torch::nn::Module& net, torch::nn::Module& loss, AdamW& optimizer);
+    torch::nn::Module& net, torch::nn::Module& loss, AdamW& optimizer,
+    const std::set<std::string>& sharded = {});
 
 }  // namespace nsl

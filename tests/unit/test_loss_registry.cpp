@@ -110,7 +110,8 @@ BOOST_AUTO_TEST_CASE(fuzz_stand_in_lists_the_builtin_names) {
   std::stringstream text;
   text << in.rdbuf();
   const std::string source = text.str();
-  const std::string list = source.substr(source.find("for (const char* name :"));
+  const size_t start = source.find("for (const char* name :");
+  const std::string list = source.substr(start, source.find("})", start) - start);
   const std::regex quoted("\"([a-z_]+)\"");
   std::vector<std::string> found;
   for (auto it = std::sregex_iterator(list.begin(), list.end(), quoted);
@@ -118,6 +119,11 @@ BOOST_AUTO_TEST_CASE(fuzz_stand_in_lists_the_builtin_names) {
     found.push_back((*it)[1].str());
   }
   BOOST_TEST(found == kBuiltin, boost::test_tools::per_element());
+  // Which of them shard (what configuration validation reads): the same in both.
+  for (const auto& name : kBuiltin) {
+    const bool shardable = nsl::find_loss(name).properties.shardable;
+    BOOST_TEST(shardable == (source.find("e.name == \"" + name + "\"") != std::string::npos), name);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(unknown_name_lists_every_registered_loss) {

@@ -3,8 +3,10 @@
 // margin, or hinge ranking) against every class center, with loss.decorrelation's iter_gs or
 // inner_product penalty on the centers, or epoch_gs at every epoch end.
 #include <stdexcept>
+#include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "loss/criterion.h"
 #include "loss/decorrelation.h"
 #include "loss/dgcrl.h"
@@ -15,7 +17,8 @@ namespace nsl {
 class DgcrlCriterion : public Criterion {
  public:
   static constexpr const char* kName = "dgcrl";
-  static constexpr LossProperties kProperties{/*has_centers=*/true, /*batch_loss=*/false};
+  static constexpr LossProperties kProperties{/*has_centers=*/true, /*batch_loss=*/false,
+                                              /*shardable=*/true};
 
   DgcrlCriterion(const LossConfig& config, int64_t num_classes, int64_t dim)
       : ranking_(config.ranking),
@@ -29,6 +32,25 @@ class DgcrlCriterion : public Criterion {
       return {hinge_ranking_loss(center_cosines(in.unit, in.centers), in.labels, margin_)};
     }
     return {center_softmax_ranking_loss(in.unit, in.centers, in.labels, in.scale, margin_)};
+  }
+
+  torch::Tensor forward_sharded(const ShardedCriterionInput& in) override {
+    if (ranking_ == Ranking::kHinge) {
+      return sharded_hinge_ranking(*in.comm, *in.batch, in.centers, in.target, in.classes_in_use,
+                                   margin_);
+    }
+    return sharded_softmax_ranking(*in.comm, *in.batch, in.centers, in.target, in.scale, margin_);
+  }
+
+  // Sharded centers are decorrelated at the epoch end, rank by rank, or not at all.
+  static void validate(const LossConfig& config) {
+    const DecorrelationMode mode = config.decorrelation.mode;
+    if (config.centers == CenterPlacement::kSharded && mode != DecorrelationMode::kEpochGs &&
+        mode != DecorrelationMode::kNone) {
+      throw ConfigError(
+          "config key 'loss.decorrelation.mode': " + std::string(choice_name(mode)) +
+          " needs every center on every rank; with loss.centers: sharded use epoch_gs or none");
+    }
   }
 
   torch::Tensor center_penalty(const CriterionInput& in) override {
