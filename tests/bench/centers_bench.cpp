@@ -29,6 +29,7 @@
 
 #include "common/allocator.h"
 #include "dist/mpi_communicator.h"
+#include "loss/decorrelation.h"
 #include "loss/embedding_loss.h"
 #include "optim/adamw.h"
 #include "train/gradient_reducer.h"
@@ -137,7 +138,7 @@ double state_bytes(nsl::EmbeddingLoss& loss, const nsl::AdamW& optimizer) {
 }
 
 Row measure(nsl::Communicator& world, int64_t classes, int64_t dim, int64_t batch, int steps,
-            bool sharded) {
+            bool sharded, double sample_rate) {
   MeteredCommunicator comm(world);
   nsl::LossConfig config;
   config.name = "dgcrl";
@@ -146,7 +147,7 @@ Row measure(nsl::Communicator& world, int64_t classes, int64_t dim, int64_t batc
   std::optional<nsl::CenterSharding> sharding;
   if (sharded) {
     sharding = nsl::CenterSharding{&comm, nsl::shard_range(classes, dim, comm.size(), comm.rank()),
-                                   1, 1.0};
+                                   1, sample_rate};
   }
   torch::manual_seed(1);
   nsl::EmbeddingLoss loss(config, classes, dim, sharding);
@@ -214,12 +215,42 @@ double all_gather_s(double bytes, int n, double bw, double lat) {
   return n > 1 ? (n - 1) * lat + static_cast<double>(n - 1) / n * bytes / bw : 0.0;
 }
 
+// --gram-schmidt (no mpirun): the epoch-end step on one core, C x d float32 centers, groups of d:
+// replicated (seeded random groups, one process) and sharded (each half of the blocks alone, as
+// each of 2 ranks runs it in parallel).
+int time_gram_schmidt(const std::vector<int64_t>& classes, int64_t dim) {
+  std::printf("epoch-end Gram-Schmidt, d = %lld, groups of d, 1 thread (best of 3)\n",
+              static_cast<long long>(dim));
+  std::printf("%9s %16s %22s\n", "C", "replicated s", "sharded s (per rank)");
+  for (int64_t c : classes) {
+    torch::manual_seed(3);
+    const torch::Tensor centers = torch::randn({c, dim});
+    double rep = 1e30, sh = 1e30;
+    for (int rep_i = 0; rep_i < 3; ++rep_i) {
+      auto t0 = Clock::now();
+      nsl::epoch_gram_schmidt(centers, 0.3, 1, 1, true, 0);
+      rep = std::min(rep, since(t0));
+      double slowest_rank = 0.0;
+      for (const auto& r : nsl::shard_ranges(c, dim, 2)) {
+        t0 = Clock::now();
+        nsl::sharded_epoch_gram_schmidt(centers.slice(0, r.begin, r.end), r.begin, dim, 0.3, 1, 1);
+        slowest_rank = std::max(slowest_rank, since(t0));
+      }
+      sh = std::min(sh, slowest_rank);
+    }
+    std::printf("%9lld %16.3f %22.3f\n", static_cast<long long>(c), rep, sh);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<int64_t> classes = {10000, 100000, 1000000};
   int64_t dim = 128, batch = 256;
   int steps = 5;
+  double sample_rate = 1.0;
+  bool gs = false;
   for (int i = 1; i < argc; ++i) {
     const bool has = i + 1 < argc;
     if (std::strcmp(argv[i], "--classes") == 0 && has) {
@@ -230,21 +261,29 @@ int main(int argc, char** argv) {
       batch = std::atoll(argv[++i]);
     } else if (std::strcmp(argv[i], "--steps") == 0 && has) {
       steps = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--sample-rate") == 0 && has) {
+      sample_rate = std::atof(argv[++i]);
+    } else if (std::strcmp(argv[i], "--gram-schmidt") == 0) {
+      gs = true;
     } else {
       std::fprintf(stderr,
-                   "usage: centers_bench [--classes N,N,...] [--dim D] [--batch B] [--steps S]\n");
+                   "usage: centers_bench [--classes N,N,...] [--dim D] [--batch B] [--steps S] "
+                   "[--sample-rate R] [--gram-schmidt]\n");
       return 2;
     }
   }
   nsl::keep_freed_memory();
   torch::set_num_threads(1);
+  if (gs) return time_gram_schmidt(classes, dim);
   nsl::MpiSession session;
   nsl::MpiCommunicator world;
   const int n = world.size();
   const bool root = world.rank() == 0;
   if (root) {
-    std::printf("centers_bench: %d rank(s), d = %lld, global batch %lld, %d steps (median)\n", n,
-                static_cast<long long>(dim), static_cast<long long>(batch), steps);
+    std::printf(
+        "centers_bench: %d rank(s), d = %lld, global batch %lld, %d steps (median), sharded "
+        "sample rate %g\n",
+        n, static_cast<long long>(dim), static_cast<long long>(batch), steps, sample_rate);
     std::printf("%9s  %-10s %9s %8s %8s %8s %9s %10s %8s\n", "C", "mode", "step ms", "loss ms",
                 "opt ms", "comm ms", "wire MiB", "center MiB", "speedup");
   }
@@ -254,8 +293,8 @@ int main(int argc, char** argv) {
   };
   std::vector<Measured> all;
   for (int64_t c : classes) {
-    const Row rep = measure(world, c, dim, batch, steps, false);
-    const Row sh = measure(world, c, dim, batch, steps, true);
+    const Row rep = measure(world, c, dim, batch, steps, false, 1.0);
+    const Row sh = measure(world, c, dim, batch, steps, true, sample_rate);
     all.push_back({c, rep, sh});
     if (!root) continue;
     for (const auto& [mode, r] : {std::pair<const char*, Row>{"replicated", rep}, {"sharded", sh}}) {
