@@ -17,14 +17,14 @@ enum class DecorrelationMode {
   kIterGs,
   kInnerProduct,
   kNone
-};                                              // loss.decorrelation.mode
-enum class CenterInit { kRandom, kClassMean };  // loss.center_init
+};                                                     // loss.decorrelation.mode
+enum class CenterInit { kRandom, kClassMean };         // loss.center_init
 enum class CenterPlacement { kReplicated, kSharded };  // loss.centers
-enum class Sampler { kUniform, kPk };           // train.sampler
-enum class LrSchedule { kConstant, kCosine };   // train.lr_schedule
-enum class CenterOptimizer { kAdamW, kSgd };    // train.center_optimizer
-enum class CenterUpdate { kAll, kPresent };     // train.center_update
-enum class DistBackend { kAuto, kMpi, kNccl };  // dist.backend
+enum class Sampler { kUniform, kPk };                  // train.sampler
+enum class LrSchedule { kConstant, kCosine };          // train.lr_schedule
+enum class CenterOptimizer { kAdamW, kSgd };           // train.center_optimizer
+enum class CenterUpdate { kAll, kPresent };            // train.center_update
+enum class DistBackend { kAuto, kMpi, kNccl };         // dist.backend
 
 template <typename E>
 struct ChoiceNames;  // names: the YAML word of each enumerator, in declaration order

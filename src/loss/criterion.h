@@ -34,9 +34,9 @@ struct CriterionInput {
 struct ShardedCriterionInput {
   Communicator* comm = nullptr;
   const ShardedBatch* batch = nullptr;
-  torch::Tensor centers;  // m x d: this rank's centers in this step (all, or the sampled ones)
-  torch::Tensor target;   // int64 [B]: the column of each row's class in `centers`, or -1
-  torch::Tensor scale;    // the N-S layer's scale s, 0-d
+  torch::Tensor centers;       // m x d: this rank's centers in this step (all, or the sampled ones)
+  torch::Tensor target;        // int64 [B]: the column of each row's class in `centers`, or -1
+  torch::Tensor scale;         // the N-S layer's scale s, 0-d
   int64_t classes_in_use = 0;  // columns of all ranks together
 };
 

@@ -24,8 +24,7 @@ EpochGsResult epoch_gram_schmidt(const torch::Tensor& centers, double alpha, uin
 // blocks of `block` consecutive class ids, each in an order drawn from (seed, epoch, block): every
 // rank decorrelates its own blocks, and the result does not depend on how the blocks are dealt.
 EpochGsResult sharded_epoch_gram_schmidt(const torch::Tensor& centers, int64_t first_class,
-                                         int64_t block, double alpha, uint64_t seed,
-                                         int64_t epoch);
+                                         int64_t block, double alpha, uint64_t seed, int64_t epoch);
 
 // Mean and max of |cos| between distinct centers (rows), in float64; over the first
 // kCenterCosRows rows when there are more. Both 0 for fewer than two rows.

@@ -44,7 +44,8 @@ LossStep EmbeddingLossImpl::forward_sharded(const torch::Tensor& unit, const tor
   const ShardedBatch batch = gather_sharded_batch(comm, unit, labels);
   const torch::Tensor in_range = (batch.labels >= r.begin) & (batch.labels < r.end);
   // The column of each row's class among this rank's rows (-1: another rank's class).
-  torch::Tensor column = torch::where(in_range, batch.labels - r.begin, torch::full_like(batch.labels, -1));
+  torch::Tensor column =
+      torch::where(in_range, batch.labels - r.begin, torch::full_like(batch.labels, -1));
   present_rows_ = torch::zeros({r.rows()}, torch::kBool);
   if (r.rows() > 0) {
     const torch::Tensor mine = column.masked_select(in_range).cpu();
@@ -54,8 +55,8 @@ LossStep EmbeddingLossImpl::forward_sharded(const torch::Tensor& unit, const tor
   int64_t in_use = r.classes;
   sampled_rows_ = torch::Tensor();
   if (sharding_->sample_rate < 1.0) {
-    sampled_rows_ = sampled_class_rows(r, batch.labels, sharding_->sample_rate, sharding_->seed,
-                                       step_);
+    sampled_rows_ =
+        sampled_class_rows(r, batch.labels, sharding_->sample_rate, sharding_->seed, step_);
     const torch::Tensor rows = sampled_rows_.nonzero().squeeze(1);
     torch::Tensor position = torch::full({r.rows()}, int64_t{-1}, torch::kInt64);
     position.index_put_({rows}, torch::arange(rows.numel(), torch::kInt64));
@@ -78,8 +79,8 @@ LossStep EmbeddingLossImpl::forward_sharded(const torch::Tensor& unit, const tor
     throw std::logic_error("loss '" + name_ + "': a sharded loss must return one value per row");
   }
   LossStep step;
-  step.objective =
-      all.slice(0, batch.offset, batch.offset + batch.rows).sum() / static_cast<double>(global_batch);
+  step.objective = all.slice(0, batch.offset, batch.offset + batch.rows).sum() /
+                   static_cast<double>(global_batch);
   step.active = batch.unit.size(0);
   step.reported = step.objective.item<double>();
   return step;

@@ -81,8 +81,8 @@ class EmbeddingLossImpl : public torch::nn::Module {
   std::optional<CenterSharding> sharding_;
   int64_t num_classes_ = 0;
   int64_t step_ = 0;
-  torch::Tensor sampled_rows_;   // the last sharded forward's (undefined: every row)
-  torch::Tensor present_rows_;   // the last sharded forward's batch classes
+  torch::Tensor sampled_rows_;  // the last sharded forward's (undefined: every row)
+  torch::Tensor present_rows_;  // the last sharded forward's batch classes
   torch::Tensor centers_;
   std::unique_ptr<Criterion> criterion_;
 };

@@ -15,7 +15,9 @@ using torch::autograd::variable_list;
 constexpr double kNormEps = 1e-12;  // the N-S layer's eps, as in loss/dgcrl.cpp
 
 // A Communicator travels through an autograd node's saved_data (which holds IValues) as an integer.
-int64_t handle(Communicator& comm) { return static_cast<int64_t>(reinterpret_cast<intptr_t>(&comm)); }
+int64_t handle(Communicator& comm) {
+  return static_cast<int64_t>(reinterpret_cast<intptr_t>(&comm));
+}
 Communicator& from_handle(AutogradContext* ctx) {
   return *reinterpret_cast<Communicator*>(static_cast<intptr_t>(ctx->saved_data["comm"].toInt()));
 }
@@ -75,7 +77,8 @@ class ShardedSoftmaxRanking : public torch::autograd::Function<ShardedSoftmaxRan
     const torch::Tensor norms = raw_norms.clamp_min(kNormEps);
     const torch::Tensor cosines = torch::mm(unit, centers.t()).div_(norms.unsqueeze(0));
     torch::Tensor z = cosines * scale;
-    torch::Tensor top = torch::full({rows}, -std::numeric_limits<float>::infinity(), unit.options());
+    torch::Tensor top =
+        torch::full({rows}, -std::numeric_limits<float>::infinity(), unit.options());
     torch::Tensor positive = torch::zeros({rows}, unit.options());
     if (columns > 0) {
       z.scatter_add_(1, column, (own.to(z.scalar_type()) * (scale * -margin)).unsqueeze(1));
@@ -123,8 +126,7 @@ class ShardedSoftmaxRanking : public torch::autograd::Function<ShardedSoftmaxRan
         grad_centers = torch::addmm(centers * radial.unsqueeze(1), grad_products.t(), unit);
       }
     }
-    return {grad_unit,       grad_centers,    grad_scale,
-            torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {grad_unit, grad_centers, grad_scale, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 

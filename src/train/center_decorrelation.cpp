@@ -13,8 +13,8 @@ int64_t decorrelate_centers(Communicator& comm, EmbeddingLoss& loss, AdamW& opti
   if (loss->sharded()) {
     // Every rank its own blocks, in parallel; nothing travels but the group count.
     const int64_t block = config.group_size > 0 ? config.group_size : centers.size(1);
-    const EpochGsResult gs = sharded_epoch_gram_schmidt(centers, loss->shard().begin, block,
-                                                        config.alpha, seed, epoch);
+    const EpochGsResult gs =
+        sharded_epoch_gram_schmidt(centers, loss->shard().begin, block, config.alpha, seed, epoch);
     centers.copy_(gs.centers);
     optimizer.reset_rows(centers, gs.changed_rows);
     return all_reduce_value(comm, gs.groups, ReduceOp::kSum);

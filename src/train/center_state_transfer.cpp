@@ -13,8 +13,9 @@ torch::Tensor rows_to_root(Communicator& comm, int owner, const torch::Tensor& p
   }
   std::vector<int64_t> shape = part.sizes().vec();
   shape[0] = to - from;
-  torch::Tensor buffer = comm.rank() == owner ? part.detach().slice(0, from, to).contiguous().clone()
-                                              : torch::empty(shape, part.options());
+  torch::Tensor buffer = comm.rank() == owner
+                             ? part.detach().slice(0, from, to).contiguous().clone()
+                             : torch::empty(shape, part.options());
   comm.broadcast(buffer, owner);
   return comm.is_root() ? buffer.cpu() : torch::Tensor();
 }

@@ -47,9 +47,8 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
   }
   std::optional<CenterSharding> sharding;
   if (config_.loss.centers == CenterPlacement::kSharded) {
-    center_ranges_ =
-        shard_ranges(train_.num_classes(),
-                     shard_block(config_.loss, config_.model.embedding_dim), comm_.size());
+    center_ranges_ = shard_ranges(
+        train_.num_classes(), shard_block(config_.loss, config_.model.embedding_dim), comm_.size());
     sharding = CenterSharding{&comm_, center_ranges_[static_cast<size_t>(comm_.rank())],
                               config_.seed, config_.loss.sample_rate};
   }
@@ -94,8 +93,9 @@ Trainer::Trainer(const Config& config, Communicator& comm, TrainBatchSource& tra
         "samples (TrainerOptions::open_train_samples)");
   }
   if (loss_->uses_epoch_gs() && !loss_->sharded()) {
-    // (Sharded centers are always decorrelated in blocks.) Fails early, before any training, when C > d without block-wise mode. Only the grouping is
-    // needed for that check, not a Gram-Schmidt pass over the centers.
+    // (Sharded centers are always decorrelated in blocks.) Fails early, before any training, when C
+    // > d without block-wise mode. Only the grouping is needed for that check, not a Gram-Schmidt
+    // pass over the centers.
     gram_schmidt_groups(train_.num_classes(), config_.model.embedding_dim, config_.seed, 0,
                         config_.loss.decorrelation.blockwise,
                         config_.loss.decorrelation.group_size);

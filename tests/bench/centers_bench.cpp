@@ -130,7 +130,8 @@ double slowest(nsl::Communicator& comm, double seconds) {
 
 double state_bytes(nsl::EmbeddingLoss& loss, const nsl::AdamW& optimizer) {
   double total = static_cast<double>(loss->centers().nbytes());
-  if (loss->centers().grad().defined()) total += static_cast<double>(loss->centers().grad().nbytes());
+  if (loss->centers().grad().defined())
+    total += static_cast<double>(loss->centers().grad().nbytes());
   for (const auto& [name, t] : optimizer.state_of(loss->centers())) {
     total += static_cast<double>(t.nbytes());
   }
@@ -155,8 +156,8 @@ Row measure(nsl::Communicator& world, int64_t classes, int64_t dim, int64_t batc
   optimizer.add_row_group(loss->centers(), 10.0, nsl::RowUpdate{});
   std::unique_ptr<nsl::GradientReducer> reducer;
   if (!sharded && comm.size() > 1) {
-    reducer = std::make_unique<nsl::GradientReducer>(
-        comm, std::vector<torch::Tensor>{}, std::vector<torch::Tensor>{loss->centers()});
+    reducer = std::make_unique<nsl::GradientReducer>(comm, std::vector<torch::Tensor>{},
+                                                     std::vector<torch::Tensor>{loss->centers()});
   }
   const int64_t rows = batch / comm.size();
   const torch::Tensor scale = torch::tensor(16.0f);
@@ -297,7 +298,8 @@ int main(int argc, char** argv) {
     const Row sh = measure(world, c, dim, batch, steps, true, sample_rate);
     all.push_back({c, rep, sh});
     if (!root) continue;
-    for (const auto& [mode, r] : {std::pair<const char*, Row>{"replicated", rep}, {"sharded", sh}}) {
+    for (const auto& [mode, r] :
+         {std::pair<const char*, Row>{"replicated", rep}, {"sharded", sh}}) {
       std::printf("%9lld  %-10s %9.2f %8.2f %8.2f %8.2f %9.3f %10.1f %8s\n",
                   static_cast<long long>(c), mode, r.step, r.loss, r.opt, r.comm, r.wire, r.center,
                   std::string(mode) == "sharded"
@@ -318,8 +320,8 @@ int main(int argc, char** argv) {
     for (int ranks : {8, 64, 512}) {
       const double share = static_cast<double>(n) / ranks;
       const double center_bytes = static_cast<double>(m.classes * dim * 4);
-      const double rep = m.rep.loss * 1e-3 * share + m.rep.opt * 1e-3 +
-                         all_reduce_s(center_bytes, ranks, bw, lat);
+      const double rep =
+          m.rep.loss * 1e-3 * share + m.rep.opt * 1e-3 + all_reduce_s(center_bytes, ranks, bw, lat);
       const double sh = (m.sh.loss + m.sh.opt) * 1e-3 * share +
                         all_gather_s(embed_bytes, ranks, bw, lat) +
                         all_reduce_s(embed_bytes, ranks, bw, lat) +

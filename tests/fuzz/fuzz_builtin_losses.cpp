@@ -1,6 +1,7 @@
 // The fuzz build is LibTorch-free, so it cannot link src/loss/builtin_losses.cpp (the loss
 // classes). Configuration validation only needs the built-in names and whether they shard: this
-// stand-in lists them, in the same order, without factories. test_loss_registry checks the two lists agree.
+// stand-in lists them, in the same order, without factories. test_loss_registry checks the two
+// lists agree.
 #include "loss/loss_registry.h"
 
 namespace nsl {

@@ -144,8 +144,8 @@ BOOST_AUTO_TEST_CASE(sharded_equals_replicated_for_every_sharded_loss) {
 // Negative sampling: the same classes drawn for one and two ranks, the same results.
 BOOST_AUTO_TEST_CASE(sampled_classes_do_not_depend_on_the_world_size) {
   const std::string data = shared_dataset();
-  const nsl::Config cfg = config_for(data, {"loss.centers=sharded", "loss.sample_rate=0.3",
-                                            "loss.decorrelation.mode=none"});
+  const nsl::Config cfg = config_for(
+      data, {"loss.centers=sharded", "loss.sample_rate=0.3", "loss.decorrelation.mode=none"});
   nsl::LocalCommunicator single;
   const Steps one = train_steps(single, cfg, 3, false);
   const Steps two = train_steps(world(), cfg, 3, false);
@@ -189,12 +189,11 @@ std::vector<nsl::EpochMetrics> run_epochs(nsl::Communicator& comm, const nsl::Co
 // 2 continues within 1e-5 of the run that never stopped.
 BOOST_AUTO_TEST_CASE(sharded_checkpoints_resume_at_any_world_size) {
   const std::string data = shared_dataset();
-  const fs::path dir = fs::path(data).parent_path() / ("nsl_mpi_sharded_runs_" +
-                                                        std::to_string(world().size()));
+  const fs::path dir =
+      fs::path(data).parent_path() / ("nsl_mpi_sharded_runs_" + std::to_string(world().size()));
   if (world().rank() == 0) fs::remove_all(dir);
   world().barrier();
-  const nsl::Config cfg =
-      config_for(data, {"loss.centers=sharded", "train.max_steps_per_epoch=3"});
+  const nsl::Config cfg = config_for(data, {"loss.centers=sharded", "train.max_steps_per_epoch=3"});
   const auto reference = run_epochs(world(), cfg, 4, (dir / "reference").string(), false);
   BOOST_TEST(reference.size() == 5u);
 

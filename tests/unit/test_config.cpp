@@ -136,9 +136,9 @@ BOOST_AUTO_TEST_CASE(config_hash_of_shipped_configs_is_unchanged) {
   // Keys added later (issue 20) count once they leave their defaults.
   const std::string plain = nsl::config_hash(parse_config(kValid));
   BOOST_TEST(nsl::config_hash(parse_config(kValid, {"loss.centers=sharded"})) != plain);
-  BOOST_TEST(nsl::config_hash(parse_config(kValid, {"loss.centers=sharded",
-                                                    "loss.sample_rate=0.5"})) !=
-             nsl::config_hash(parse_config(kValid, {"loss.centers=sharded"})));
+  BOOST_TEST(
+      nsl::config_hash(parse_config(kValid, {"loss.centers=sharded", "loss.sample_rate=0.5"})) !=
+      nsl::config_hash(parse_config(kValid, {"loss.centers=sharded"})));
   // Every word of every choice key, written back as read.
   const nsl::Config c = parse_config(
       kValid, {"model.backbone=resnet50", "model.pooling=avg+max", "loss.ranking=hinge",

@@ -105,7 +105,8 @@ BOOST_AUTO_TEST_CASE(initial_centers_do_not_depend_on_the_split) {
   const torch::Tensor whole = nsl::initial_center_rows(0, 2500, 8, 7);
   BOOST_TEST(whole.size(0) == 2500);
   BOOST_TEST((whole.norm(2, 1) - 1.0).abs().max().item<double>() < 1e-6);
-  for (const auto& [a, b] : std::vector<std::pair<int64_t, int64_t>>{{0, 16}, {1000, 2048}, {2047, 2500}}) {
+  for (const auto& [a, b] :
+       std::vector<std::pair<int64_t, int64_t>>{{0, 16}, {1000, 2048}, {2047, 2500}}) {
     BOOST_TEST(torch::equal(nsl::initial_center_rows(a, b, 8, 7), whole.slice(0, a, b)));
   }
   BOOST_TEST(!torch::equal(nsl::initial_center_rows(0, 16, 8, 8), whole.slice(0, 0, 16)));
@@ -155,8 +156,7 @@ BOOST_AUTO_TEST_CASE(sharded_gram_schmidt_does_not_depend_on_the_split) {
   torch::manual_seed(9);
   const int64_t classes = 70, dim = 16, block = 8;
   const torch::Tensor centers = torch::randn({classes, dim});
-  const nsl::EpochGsResult whole =
-      nsl::sharded_epoch_gram_schmidt(centers, 0, block, 1.0, 3, 2);
+  const nsl::EpochGsResult whole = nsl::sharded_epoch_gram_schmidt(centers, 0, block, 1.0, 3, 2);
   BOOST_TEST(whole.groups == 9);
   for (int world : {2, 3, 4}) {
     std::vector<torch::Tensor> parts;
@@ -169,7 +169,8 @@ BOOST_AUTO_TEST_CASE(sharded_gram_schmidt_does_not_depend_on_the_split) {
   }
   // alpha 1: every block orthonormal.
   for (int64_t b = 0; b < classes; b += block) {
-    const torch::Tensor q = whole.centers.slice(0, b, std::min(classes, b + block)).to(torch::kFloat64);
+    const torch::Tensor q =
+        whole.centers.slice(0, b, std::min(classes, b + block)).to(torch::kFloat64);
     const torch::Tensor gram = torch::mm(q, q.t());
     BOOST_TEST((gram - torch::eye(q.size(0), torch::kFloat64)).abs().max().item<double>() < 1e-5);
   }
@@ -192,9 +193,9 @@ BOOST_AUTO_TEST_CASE(sharded_losses_match_replicated_on_one_rank) {
     nsl::Ranking ranking;
     double margin;
   };
-  for (const Case& c : {Case{"dgcrl", nsl::Ranking::kSoftmax, 0.1},
-                        Case{"dgcrl", nsl::Ranking::kHinge, 0.2},
-                        Case{"normalized_softmax", nsl::Ranking::kSoftmax, 0.0}}) {
+  for (const Case& c :
+       {Case{"dgcrl", nsl::Ranking::kSoftmax, 0.1}, Case{"dgcrl", nsl::Ranking::kHinge, 0.2},
+        Case{"normalized_softmax", nsl::Ranking::kSoftmax, 0.0}}) {
     BOOST_TEST_CONTEXT(c.name << " ranking " << static_cast<int>(c.ranking)) {
       nsl::LossConfig config = loss_config(c.name, c.ranking, c.margin);
       nsl::EmbeddingLoss replicated(config, classes, dim);
