@@ -101,4 +101,13 @@ struct QueryArgs {
 void add_query_command(CLI::App& app, QueryArgs& args);
 int run_query(const QueryArgs& args);
 
+struct ExportArgs {
+  std::string checkpoint;
+  std::string out;
+  std::string data;        // for the input size; default: the checkpoint config's data.path
+  int64_t image_size = 0;  // instead of --data
+};
+void add_export_command(CLI::App& app, ExportArgs& args);
+int run_export(const ExportArgs& args);
+
 }  // namespace nsl

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   nsl::ReportArgs report_args;
   nsl::EmbedArgs embed;
   nsl::QueryArgs query;
+  nsl::ExportArgs export_args;
   nsl::add_train_command(app, train);
   nsl::add_info_command(app, info);
   nsl::add_synth_command(app, synth);
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
   nsl::add_report_command(app, report_args);
   nsl::add_embed_command(app, embed);
   nsl::add_query_command(app, query);
+  nsl::add_export_command(app, export_args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -60,6 +62,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("report")) return nsl::run_report(report_args);
     if (app.got_subcommand("embed")) return nsl::run_embed(embed, job);
     if (app.got_subcommand("query")) return nsl::run_query(query);
+    if (app.got_subcommand("export")) return nsl::run_export(export_args);
   } catch (const nsl::StoppedTogether& e) {
     // Every rank got here together (after the checkpoint, when preempted): a clean exit, not an
     // abort.

@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+# The test packages too (clang, Boost.Test, Chromium, Slurm, ...), for both builds below.
+export NSL_SETUP_TESTS=1
 launch/setup.sh
 BUILD_DIR=${NSL_BUILD_DIR:-build}
 echo "test: clang-format check"

@@ -1,6 +1,6 @@
 #pragma once
 // Gram-Schmidt over the rows of a matrix, in float64, for the decorrelation of the class centers
-// (METHOD.md section 4).
+// (docs/METHOD.md section 4).
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -8,11 +8,12 @@
 
 namespace nsl {
 
-// Orthonormalises rows[order[0]], rows[order[1]], ... in that order (modified Gram-Schmidt with a
-// second re-orthogonalisation pass, stable to float64 round-off). Output row order[k] is the k-th
-// orthonormal vector; the first row in the order keeps its direction. Needs order.size() <= dim.
-// A row that is (numerically) dependent on the earlier ones is replaced by a deterministic vector
-// orthogonal to them.
+// Orthonormalises rows[order[0]], rows[order[1]], ... in that order: the Q of a LAPACK QR of the
+// ordered rows (float64), each sign fixed so that the vector points along the row's own component,
+// which is what Gram-Schmidt gives; a group with a (numerically) dependent row takes the row-by-row
+// modified Gram-Schmidt instead, where that row is replaced by a deterministic vector orthogonal to
+// the earlier ones. Output row order[k] is the k-th orthonormal vector; the first row in the order
+// keeps its direction. Needs order.size() <= dim.
 torch::Tensor gram_schmidt(const torch::Tensor& rows, const std::vector<int64_t>& order);
 
 // Partitions classes 0..C-1 into the groups Gram-Schmidt runs in, from a seeded permutation:

@@ -1,5 +1,8 @@
 #include "model/safetensors.h"
 
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -20,6 +23,16 @@ torch::Dtype torch_dtype(const std::string& name) {
 
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+bool starts_with(const std::string& s, const std::string& head) {
+  return s.compare(0, head.size(), head) == 0;
+}
+
+// Keys of a file that are weights of something other than the backbone.
+bool not_backbone(const std::string& key) {
+  return starts_with(key, "fc.") || starts_with(key, "head.") || starts_with(key, "ns.") ||
+         key == "centering_mean";
 }
 
 }  // namespace
@@ -85,7 +98,7 @@ LoadReport load_pretrained(torch::nn::Module& module, const std::string& path) {
   }
   for (const auto& [name, value] : mapped) {
     if (used.count(name)) continue;
-    if (name.compare(0, 3, "fc.") == 0) {
+    if (not_backbone(name)) {
       report.ignored.push_back(name);
     } else {
       unexpected.push_back(name);
@@ -104,6 +117,40 @@ LoadReport load_pretrained(torch::nn::Module& module, const std::string& path) {
     throw DataError(msg);
   }
   return report;
+}
+
+void write_safetensors(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::vector<torch::Tensor> data;
+  uint64_t offset = 0;
+  for (const auto& [name, tensor] : tensors) {
+    if (name == "__metadata__") throw std::invalid_argument("write_safetensors: reserved name");
+    if (tensor.scalar_type() != torch::kFloat32)
+      throw std::invalid_argument("write_safetensors: tensor '" + name + "' is not float32");
+    const torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
+    const uint64_t bytes = static_cast<uint64_t>(t.nbytes());
+    header[name] = {
+        {"dtype", "F32"}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+    data.push_back(t);
+  }
+  std::string text = header.dump();
+  // The data start 8-byte aligned, as the format's own writers pad the header with spaces.
+  text.append((8 - text.size() % 8) % 8, ' ');
+  unsigned char length[8];
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(text.size() >> (8 * i));
+
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(length), sizeof(length));
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  for (const torch::Tensor& t : data)
+    out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes()));
+  out.flush();
+  if (!out)
+    throw Error(kExitRuntime, "writing " + where(path) + " failed (" + std::strerror(errno) +
+                                  "): check the free space and permissions of its folder");
 }
 
 }  // namespace nsl

@@ -14,6 +14,14 @@ namespace nsl {
 // Every tensor of the file by name, as float32; DataError naming the file on any defect.
 std::map<std::string, torch::Tensor> read_safetensors(const std::string& path);
 
+// Writes float32 tensors (any shape, scalars included) to `path` as one .safetensors file: the
+// header lists them in name order, their bytes follow in the same order, and `metadata` goes under
+// "__metadata__" (string values, as the format requires). The caller makes the write atomic
+// (common/atomic_file.h). Error naming the file on an I/O failure; std::invalid_argument for a
+// tensor that is not float32 or a repeated name.
+void write_safetensors(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
 // torchvision / timm ResNet key -> this project's backbone key: strips "module." and "model."
 // prefixes (DataParallel and hub wrappers); the layer names themselves are identical.
 std::string map_resnet_key(const std::string& key);
@@ -24,7 +32,9 @@ struct LoadReport {
 };
 
 // Copies the file's tensors into `module`'s parameters and buffers by (mapped) name. Every missing,
-// unexpected or mis-shaped key is listed in one DataError; "fc.*" is ignored (reported).
+// unexpected or mis-shaped key is listed in one DataError; a classifier ("fc.*") and the embedding
+// head of an `nsl_dist export` ("head.*", "ns.*", "centering_mean") are ignored (reported), so an
+// export's model.safetensors serves as pretrained backbone weights too.
 LoadReport load_pretrained(torch::nn::Module& module, const std::string& path);
 
 }  // namespace nsl

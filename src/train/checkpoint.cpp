@@ -224,6 +224,21 @@ void read_model_file(const fs::path& dir, torch::nn::Module& net, torch::nn::Mod
   read_module(model, "loss.", loss, file.string());
 }
 
+std::map<std::string, torch::Tensor> read_loss_tensors(const fs::path& dir) {
+  const fs::path file = dir / "model.pt";
+  torch::serialize::InputArchive model = open_archive(file);
+  const std::string prefix = "loss.";
+  std::map<std::string, torch::Tensor> out;
+  for (const std::string& key : model.keys()) {
+    if (key.compare(0, prefix.size(), prefix) != 0) continue;
+    torch::Tensor value;
+    if (!model.try_read(key, value))
+      throw DataError("checkpoint '" + file.string() + "': entry '" + key + "' is not a tensor");
+    out.emplace(key.substr(prefix.size()), value);
+  }
+  return out;
+}
+
 void read_net_file(const fs::path& dir, torch::nn::Module& net) {
   const fs::path file = dir / "model.pt";
   torch::serialize::InputArchive model = open_archive(file);

@@ -63,6 +63,9 @@ void read_training_files(const std::filesystem::path& dir, torch::nn::Module& ne
 // Network and loss tensors only (evaluation, export).
 void read_model_file(const std::filesystem::path& dir, torch::nn::Module& net,
                      torch::nn::Module& loss);
+// The loss's tensors (class centers, proxies: model.pt's loss.* entries) by name without the
+// "loss." prefix, whole, without building the loss; empty for a loss that has none.
+std::map<std::string, torch::Tensor> read_loss_tensors(const std::filesystem::path& dir);
 // Network tensors only (net.*): what embedding images needs.
 void read_net_file(const std::filesystem::path& dir, torch::nn::Module& net);
 

@@ -245,3 +245,28 @@ BOOST_AUTO_TEST_CASE(report_cut_mid_write_or_before_publishing_keeps_the_old_rep
   BOOST_TEST(snapshot(report) != before);
   BOOST_TEST(temporaries_of(report).empty());
 }
+
+BOOST_AUTO_TEST_CASE(export_cut_mid_write_or_before_publishing_keeps_the_old_export) {
+  const World& w = world();
+  ScratchDir dir("crash_export");
+  const fs::path out = dir / "export";
+  const std::string cmd = nsl_dist() + " export --checkpoint " + w.run + " --out " + out.string();
+  BOOST_TEST(crash(cmd, "/model.safetensors", "write:1000").exit_code == kKilled);
+  BOOST_TEST(!fs::exists(out));
+  must(cmd);
+  const auto before = snapshot(out);
+  BOOST_REQUIRE(before.count("model.json") == 1u);
+  // Another input size: a different model.json, so a published second export would show.
+  auto r = crash(cmd + " --image-size 20", "/centers.safetensors", "write:100");
+  BOOST_TEST(r.exit_code == kKilled, r.output);
+  BOOST_TEST(snapshot(out) == before);
+  r = crash(cmd + " --image-size 20", "/model.json", "write:50");
+  BOOST_TEST(r.exit_code == kKilled, r.output);
+  BOOST_TEST(snapshot(out) == before);
+  r = crash(cmd + " --image-size 20", "/export", "rename");
+  BOOST_TEST(r.exit_code == kKilled, r.output);
+  BOOST_TEST(snapshot(out) == before);
+  must(cmd + " --image-size 20");
+  BOOST_TEST(snapshot(out) != before);
+  BOOST_TEST(temporaries_of(out).empty());
+}
