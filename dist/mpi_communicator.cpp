@@ -7,21 +7,14 @@
 #include <vector>
 
 #include "common/error.h"
+#include "dist/dtype_name.h"
+#include "dist/mpi_error.h"
 #include "dist/watchdog.h"
 
 namespace nsl {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-void check(int rc, const char* op) {
-  if (rc == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(rc, text, &len);
-  throw DistributedError(std::string("MPI ") + op +
-                         " failed: " + std::string(text, static_cast<size_t>(len)));
-}
 
 MPI_Datatype mpi_type(const torch::Tensor& t) {
   switch (t.scalar_type()) {
@@ -51,23 +44,6 @@ MPI_Op mpi_op(ReduceOp op) {
       return MPI_MIN;
   }
   return MPI_SUM;
-}
-
-std::string dtype_name(const torch::Tensor& t) {
-  switch (t.scalar_type()) {
-    case torch::kFloat32:
-      return "float32";
-    case torch::kFloat64:
-      return "float64";
-    case torch::kInt64:
-      return "int64";
-    case torch::kInt32:
-      return "int32";
-    case torch::kUInt8:
-      return "uint8";
-    default:
-      return c10::toString(t.scalar_type());
-  }
 }
 
 int mpi_count(int64_t n, const char* op) {
@@ -103,7 +79,7 @@ class MpiWork : public CollectiveWork {
   bool test() override {
     if (request_ != MPI_REQUEST_NULL) {
       int done = 0;
-      check(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "Test");
+      check_mpi(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "Test");
     }
     watchdog_.poll();
     return request_ == MPI_REQUEST_NULL;
@@ -113,7 +89,7 @@ class MpiWork : public CollectiveWork {
       watchdog_.wait(desc_, started_, [this] {
         if (request_ == MPI_REQUEST_NULL) return true;
         int done = 0;
-        check(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "Test");
+        check_mpi(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "Test");
         return done != 0;
       });
     } catch (...) {
@@ -145,7 +121,7 @@ MpiSession::MpiSession() {
     // SERIALIZED: with CUDA tensors, gradient hooks (and their MPI calls) run on the autograd
     // device thread while the main thread waits in backward(); never two threads at once.
     int provided = 0;
-    check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "Init_thread");
+    check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "Init_thread");
   }
 }
 
@@ -170,17 +146,17 @@ struct MpiCommunicator::Handles {
 };
 
 MpiCommunicator::MpiCommunicator() : handles_(std::make_unique<Handles>()) {
-  check(MPI_Comm_dup(MPI_COMM_WORLD, &handles_->world), "Comm_dup");
+  check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &handles_->world), "Comm_dup");
   MPI_Comm_set_errhandler(handles_->world, MPI_ERRORS_RETURN);
   MPI_Comm_rank(handles_->world, &rank_);
   MPI_Comm_size(handles_->world, &size_);
-  check(MPI_Comm_split_type(handles_->world, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL,
-                            &handles_->node),
-        "Comm_split_type");
+  check_mpi(MPI_Comm_split_type(handles_->world, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL,
+                                &handles_->node),
+            "Comm_split_type");
   MPI_Comm_rank(handles_->node, &local_rank_);
   MPI_Comm_size(handles_->node, &local_size_);
   MPI_Comm notices = MPI_COMM_NULL;
-  check(MPI_Comm_dup(handles_->world, &notices), "Comm_dup");
+  check_mpi(MPI_Comm_dup(handles_->world, &notices), "Comm_dup");
   watchdog_ = std::make_unique<Watchdog>(notices, rank_, size_);
 }
 
@@ -204,9 +180,9 @@ std::unique_ptr<CollectiveWork> MpiCommunicator::all_reduce_async(torch::Tensor 
   auto desc = watchdog_->begin(CollectiveOp::kAllReduce, static_cast<int64_t>(tensor.nbytes()),
                                dtype_name(tensor));
   auto work = std::make_unique<MpiWork>(*watchdog_, desc, tensor);
-  check(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), count, mpi_type(tensor), mpi_op(op),
-                       handles_->world, work->request()),
-        "Iallreduce");
+  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), count, mpi_type(tensor), mpi_op(op),
+                           handles_->world, work->request()),
+            "Iallreduce");
   return work;
 }
 
@@ -220,7 +196,7 @@ void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
   auto desc = watchdog_->begin(CollectiveOp::kBroadcast, static_cast<int64_t>(tensor.nbytes()),
                                dtype_name(tensor));
   MpiWork work(*watchdog_, desc, tensor);
-  check(
+  check_mpi(
       MPI_Ibcast(tensor.data_ptr(), count, mpi_type(tensor), root, handles_->world, work.request()),
       "Ibcast");
   work.wait();
@@ -237,9 +213,9 @@ torch::Tensor MpiCommunicator::all_gather_rows(const torch::Tensor& tensor) {
   {
     auto desc = watchdog_->begin(CollectiveOp::kAllGather, 8, "int64");
     MpiWork work(*watchdog_, desc, rows);
-    check(MPI_Iallgather(my_rows.data_ptr(), 1, MPI_INT64_T, rows.data_ptr(), 1, MPI_INT64_T,
-                         handles_->world, work.request()),
-          "Iallgather");
+    check_mpi(MPI_Iallgather(my_rows.data_ptr(), 1, MPI_INT64_T, rows.data_ptr(), 1, MPI_INT64_T,
+                             handles_->world, work.request()),
+              "Iallgather");
     work.wait();
   }
   std::vector<int> counts(static_cast<size_t>(size_)), displs(static_cast<size_t>(size_));
@@ -256,10 +232,10 @@ torch::Tensor MpiCommunicator::all_gather_rows(const torch::Tensor& tensor) {
   auto desc = watchdog_->begin(CollectiveOp::kAllGatherV, static_cast<int64_t>(out.nbytes()),
                                dtype_name(local));
   MpiWork work(*watchdog_, desc, out);
-  check(MPI_Iallgatherv(local.data_ptr(), static_cast<int>(local.numel()), mpi_type(local),
-                        out.data_ptr(), counts.data(), displs.data(), mpi_type(local),
-                        handles_->world, work.request()),
-        "Iallgatherv");
+  check_mpi(MPI_Iallgatherv(local.data_ptr(), static_cast<int>(local.numel()), mpi_type(local),
+                            out.data_ptr(), counts.data(), displs.data(), mpi_type(local),
+                            handles_->world, work.request()),
+            "Iallgatherv");
   work.wait();
   return out;
 }
@@ -267,7 +243,7 @@ torch::Tensor MpiCommunicator::all_gather_rows(const torch::Tensor& tensor) {
 void MpiCommunicator::barrier() {
   auto desc = watchdog_->begin(CollectiveOp::kBarrier, 0, "");
   MpiWork work(*watchdog_, desc, torch::Tensor());
-  check(MPI_Ibarrier(handles_->world, work.request()), "Ibarrier");
+  check_mpi(MPI_Ibarrier(handles_->world, work.request()), "Ibarrier");
   work.wait();
 }
 

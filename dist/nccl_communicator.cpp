@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "dist/dtype_name.h"
 #include "dist/watchdog.h"
 
 namespace nsl {
@@ -44,8 +45,6 @@ void check_nccl(ncclResult_t rc, const std::string& what, ncclComm_t comm) {
   if (rc == ncclSuccess) return;
   throw DistributedError("NCCL " + what + " failed: " + nccl_text(rc, comm) + kNcclHint);
 }
-
-std::string dtype_name(const torch::Tensor& t) { return c10::toString(t.scalar_type()); }
 
 ncclRedOp_t nccl_op(ReduceOp op) {
   switch (op) {

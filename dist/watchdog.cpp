@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "dist/mpi_error.h"
 
 namespace nsl {
 namespace {
@@ -20,14 +21,7 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-void check(int rc, const char* op) {
-  if (rc == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(rc, text, &len);
-  throw DistributedError(std::string("MPI ") + op + " (watchdog side channel) failed: " +
-                         std::string(text, static_cast<size_t>(len)));
-}
+void check(int rc, const char* op) { check_mpi(rc, std::string(op) + " (watchdog side channel)"); }
 
 }  // namespace
 

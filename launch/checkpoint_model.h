@@ -33,6 +33,11 @@ CheckpointModel load_checkpoint_model(const std::string& path,
                                       torch::Device device = torch::kCPU,
                                       std::vector<std::string>* notes = nullptr);
 
+// The help text of the --checkpoint option of the commands that take one.
+inline constexpr const char* kCheckpointOptionHelp =
+    "checkpoint folder (OUT/checkpoints/step-N), a run's checkpoints/ folder or the run folder "
+    "(its newest valid checkpoint)";
+
 // The checkpoint folder `path` names (see load_checkpoint_model), verified.
 std::filesystem::path resolve_checkpoint(const std::string& path,
                                          std::vector<std::string>* notes = nullptr);

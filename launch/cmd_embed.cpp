@@ -52,10 +52,7 @@ void add_embed_command(CLI::App& app, EmbedArgs& args) {
       "embed",
       "embed a dataset split with a checkpoint into an HDF5 file (run under mpirun for "
       "several ranks)");
-  cmd->add_option("--checkpoint", args.checkpoint,
-                  "checkpoint folder (OUT/checkpoints/step-N), a run's checkpoints/ folder or the "
-                  "run folder (its newest valid checkpoint)")
-      ->required();
+  cmd->add_option("--checkpoint", args.checkpoint, kCheckpointOptionHelp)->required();
   cmd->add_option("--data", args.data,
                   "dataset folder holding manifest.json (default: the checkpoint config's "
                   "data.path)");

@@ -40,9 +40,7 @@ void add_eval_command(CLI::App& app, EvalArgs& args) {
   CLI::App* cmd = app.add_subcommand(
       "eval",
       "Recall@K, MAP@R, R-Precision and NMI of a checkpoint (run under mpirun to split it)");
-  cmd->add_option("--checkpoint", args.checkpoint,
-                  "checkpoint folder, a run's checkpoints/ folder or a run folder (newest valid)")
-      ->required();
+  cmd->add_option("--checkpoint", args.checkpoint, kCheckpointOptionHelp)->required();
   cmd->add_option("--data", args.data, "dataset folder (default: the checkpoint's data.path)");
   cmd->add_option("--set", args.overrides,
                   "override a key of the stored config: --set eval.nmi=false")

@@ -132,10 +132,7 @@ void add_export_command(CLI::App& app, ExportArgs& args) {
       "export",
       "write a checkpoint's network and centers as .safetensors plus model.json (for PyTorch, "
       "ONNX; README \"Use the model from Python\")");
-  cmd->add_option("--checkpoint", args.checkpoint,
-                  "checkpoint folder (OUT/checkpoints/step-N), a run's checkpoints/ folder or the "
-                  "run folder (its newest valid checkpoint)")
-      ->required();
+  cmd->add_option("--checkpoint", args.checkpoint, kCheckpointOptionHelp)->required();
   cmd->add_option("--out", args.out, "folder to write (replaced when it is an earlier export)")
       ->required();
   cmd->add_option("--data", args.data,

@@ -15,7 +15,7 @@ setup_start=$(date +%s)
 # parsers, OpenCV's core/imgproc/imgcodecs only (libopencv-dev would add ~50 packages: data/ finds
 # the three libraries without its CMake config), matio, FAISS, gnuplot and a font for the report.
 DEMO_PACKAGES=(
-  g++ make cmake ccache pkg-config
+  g++ make ninja-build cmake ccache pkg-config
   libtorch-dev libopenblas0-openmp
   libopenmpi-dev openmpi-bin
   libhdf5-dev
@@ -97,8 +97,14 @@ export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 # ("could not use precompiled header") and caches nothing.
 export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
 build_start=$(date +%s)
+# A new build folder uses Ninja (it starts a library's files while the one before it still links:
+# about 20% off a first build on 2 cores); an existing one keeps the generator it was made with.
+GENERATOR_ARGS=()
+if [ ! -f "$BUILD_DIR/CMakeCache.txt" ] && command -v ninja >/dev/null; then
+  GENERATOR_ARGS=(-G Ninja)
+fi
 # shellcheck disable=SC2086
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${NSL_CMAKE_ARGS:-}
+cmake "${GENERATOR_ARGS[@]}" -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${NSL_CMAKE_ARGS:-}
 if [ "${NSL_CONFIGURE_ONLY:-0}" = 1 ]; then
   echo "setup: configured $BUILD_DIR (NSL_CONFIGURE_ONLY=1: not building)"
   exit 0

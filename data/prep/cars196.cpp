@@ -13,8 +13,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int64_t kClasses = 196;
-constexpr int64_t kTrainClasses = 98;
+constexpr int64_t kCarsClasses = 196;
+constexpr int64_t kCarsTrainClasses = 98;
 
 struct AnnotationsReader {
   std::string file;
@@ -70,9 +70,9 @@ PrepList list_cars196(const std::string& root, bool with_bboxes) {
   if (annotations->class_type != MAT_C_STRUCT)
     throw DataError(file + ": 'annotations' is not a struct array");
   const std::vector<std::string> class_names = read_class_names(mat.get(), file);
-  if (!class_names.empty() && class_names.size() != static_cast<size_t>(kClasses))
+  if (!class_names.empty() && class_names.size() != static_cast<size_t>(kCarsClasses))
     throw DataError(file + ": class_names has " + std::to_string(class_names.size()) +
-                    " entries, expected " + std::to_string(kClasses));
+                    " entries, expected " + std::to_string(kCarsClasses));
 
   const AnnotationsReader read{file, annotations.get()};
   PrepList list;
@@ -81,17 +81,17 @@ PrepList list_cars196(const std::string& root, bool with_bboxes) {
   for (size_t i = 0; i < count; ++i) {
     const std::string rel = read.text("relative_im_path", i);
     const double cls = read.number("class", i);
-    if (cls < 1 || cls > kClasses || cls != static_cast<double>(static_cast<int64_t>(cls))) {
+    if (cls < 1 || cls > kCarsClasses || cls != static_cast<double>(static_cast<int64_t>(cls))) {
       std::ostringstream value;
       value << cls;
       throw DataError(file + ": annotations(" + std::to_string(i + 1) + ").class = " + value.str() +
-                      " out of range 1.." + std::to_string(kClasses));
+                      " out of range 1.." + std::to_string(kCarsClasses));
     }
     const auto class_id = static_cast<int64_t>(cls);
     PrepItem item;
     item.file = (dir / rel).string();
     item.sample_path = rel;
-    item.split = class_id <= kTrainClasses ? "train" : "test";
+    item.split = class_id <= kCarsTrainClasses ? "train" : "test";
     item.class_name = class_names.empty() ? std::to_string(class_id)
                                           : class_names[static_cast<size_t>(class_id - 1)];
     item.class_number = class_id;

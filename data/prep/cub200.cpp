@@ -13,8 +13,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int64_t kClasses = 200;
-constexpr int64_t kTrainClasses = 100;
+constexpr int64_t kCubClasses = 200;
+constexpr int64_t kCubTrainClasses = 100;
 
 // "<id> <value>" lines into id -> value, in file order.
 std::map<int64_t, std::string> read_id_pairs(const std::string& path, const std::string& expected) {
@@ -37,8 +37,8 @@ std::map<int64_t, int64_t> read_image_classes(const std::string& path) {
     if (t.size() != 2) file.fail("expected '<image id> <class id>'");
     const int64_t id = file.to_int(t[0], "'<image id> <class id>'");
     const int64_t cls = file.to_int(t[1], "'<image id> <class id>'");
-    if (cls < 1 || cls > kClasses)
-      file.fail("class id " + t[1] + " out of range 1.." + std::to_string(kClasses));
+    if (cls < 1 || cls > kCubClasses)
+      file.fail("class id " + t[1] + " out of range 1.." + std::to_string(kCubClasses));
     if (!out.emplace(id, cls).second) file.fail("duplicate image id " + t[0]);
   }
   return out;
@@ -72,9 +72,9 @@ PrepList list_cub200(const std::string& root, bool with_bboxes) {
   const auto image_classes = read_image_classes(labels_txt);
   const auto class_names = read_id_pairs(classes_txt, "<class id> <name>");
   for (const auto& [cls, name] : class_names)
-    if (cls < 1 || cls > kClasses)
+    if (cls < 1 || cls > kCubClasses)
       throw DataError(classes_txt + ": class id " + std::to_string(cls) + " out of range 1.." +
-                      std::to_string(kClasses));
+                      std::to_string(kCubClasses));
   std::map<int64_t, BoundingBox> boxes;
   if (with_bboxes) boxes = read_boxes(boxes_txt);
 
@@ -92,7 +92,7 @@ PrepList list_cub200(const std::string& root, bool with_bboxes) {
     PrepItem item;
     item.file = (dir / "images" / rel).string();
     item.sample_path = "images/" + rel;
-    item.split = cls->second <= kTrainClasses ? "train" : "test";
+    item.split = cls->second <= kCubTrainClasses ? "train" : "test";
     item.class_name = name->second;
     item.class_number = cls->second;
     if (with_bboxes) {

@@ -2,14 +2,9 @@
 
 #include <stdexcept>
 
+#include "common/text.h"
+
 namespace nsl {
-namespace {
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-}  // namespace
 
 std::map<std::string, torch::Tensor> exported_network_tensors(const torch::nn::Module& net,
                                                               Backbone backbone) {

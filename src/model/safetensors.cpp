@@ -8,25 +8,16 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/text.h"
 #include "model/safetensors_format.h"
 
 namespace nsl {
 namespace {
 
-std::string where(const std::string& path) { return "safetensors file '" + path + "'"; }
-
 torch::Dtype torch_dtype(const std::string& name) {
   if (name == "F16") return torch::kFloat16;
   if (name == "BF16") return torch::kBFloat16;
   return torch::kFloat32;  // parse_safetensors() accepts F32, F16 and BF16 only
-}
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-bool starts_with(const std::string& s, const std::string& head) {
-  return s.compare(0, head.size(), head) == 0;
 }
 
 // Keys of a file that are weights of something other than the backbone.
@@ -39,15 +30,17 @@ bool not_backbone(const std::string& key) {
 
 std::map<std::string, torch::Tensor> read_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(where(path) + " cannot be opened: check model.pretrained");
+  if (!in)
+    throw DataError(safetensors_file_name(path) + " cannot be opened: check model.pretrained");
   in.seekg(0, std::ios::end);
   const auto end = in.tellg();
-  if (end < 0) throw DataError(where(path) + " cannot be read: check model.pretrained");
+  if (end < 0)
+    throw DataError(safetensors_file_name(path) + " cannot be read: check model.pretrained");
   const auto file_size = static_cast<uint64_t>(end);
   in.seekg(0);
   std::vector<unsigned char> bytes(file_size);
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(file_size));
-  if (!in) throw DataError(where(path) + ": reading the tensor data failed");
+  if (!in) throw DataError(safetensors_file_name(path) + ": reading the tensor data failed");
 
   std::map<std::string, torch::Tensor> out;
   for (const auto& entry : parse_safetensors(bytes.data(), bytes.size(), path)) {
@@ -110,7 +103,7 @@ LoadReport load_pretrained(torch::nn::Module& module, const std::string& path) {
       for (const auto& x : v) s += "\n    " + x;
       return s;
     };
-    std::string msg = where(path) + " does not fit the model:";
+    std::string msg = safetensors_file_name(path) + " does not fit the model:";
     if (!missing.empty()) msg += "\n  missing keys:" + list(missing);
     if (!unexpected.empty()) msg += "\n  unexpected keys:" + list(unexpected);
     if (!mis_shaped.empty()) msg += "\n  mis-shaped keys:" + list(mis_shaped);
@@ -149,7 +142,8 @@ void write_safetensors(const std::string& path, const std::map<std::string, torc
     out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes()));
   out.flush();
   if (!out)
-    throw Error(kExitRuntime, "writing " + where(path) + " failed (" + std::strerror(errno) +
+    throw Error(kExitRuntime, "writing " + safetensors_file_name(path) + " failed (" +
+                                  std::strerror(errno) +
                                   "): check the free space and permissions of its folder");
 }
 

@@ -5,22 +5,17 @@
 #include <limits>
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace nsl {
 namespace {
-
-std::string where(const std::string& path) { return "safetensors file '" + path + "'"; }
 
 int64_t element_bytes_of(const std::string& dtype, const std::string& key,
                          const std::string& path) {
   if (dtype == "F32") return 4;
   if (dtype == "F16" || dtype == "BF16") return 2;
-  throw DataError(where(path) + ": tensor '" + key + "' has dtype " + dtype +
+  throw DataError(safetensors_file_name(path) + ": tensor '" + key + "' has dtype " + dtype +
                   ", which is not supported (F32, F16 or BF16): convert the weights to float");
-}
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
 uint64_t read_le64(const unsigned char* p) {
@@ -31,7 +26,8 @@ uint64_t read_le64(const unsigned char* p) {
 
 [[noreturn]] void malformed(const std::string& path, const std::string& key,
                             const std::string& what) {
-  throw DataError(where(path) + ": tensor '" + key + "' has a malformed entry: " + what);
+  throw DataError(safetensors_file_name(path) + ": tensor '" + key +
+                  "' has a malformed entry: " + what);
 }
 
 // A JSON array of integers, checked before conversion: nlohmann's get<> would silently truncate
@@ -57,7 +53,7 @@ std::vector<uint64_t> offsets_of(const nlohmann::json& value, const std::string&
   std::vector<uint64_t> offsets;
   for (const auto& o : value) {
     if (!(o.is_number_unsigned() || (o.is_number_integer() && o.get<int64_t>() >= 0))) {
-      throw DataError(where(path) + ": tensor '" + key +
+      throw DataError(safetensors_file_name(path) + ": tensor '" + key +
                       "' has data_offsets that do not match its shape and dtype or the file size");
     }
     offsets.push_back(o.get<uint64_t>());
@@ -67,16 +63,20 @@ std::vector<uint64_t> offsets_of(const nlohmann::json& value, const std::string&
 
 }  // namespace
 
+std::string safetensors_file_name(const std::string& path) {
+  return "safetensors file '" + path + "'";
+}
+
 std::vector<SafetensorsEntry> parse_safetensors(const unsigned char* bytes, size_t size,
                                                 const std::string& path) {
   const uint64_t file_size = size;
   if (file_size < 8) {
-    throw DataError(where(path) + " is " + std::to_string(file_size) +
+    throw DataError(safetensors_file_name(path) + " is " + std::to_string(file_size) +
                     " bytes: too short for the 8-byte header length (truncated download?)");
   }
   const uint64_t header_len = read_le64(bytes);
   if (header_len > file_size - 8) {
-    throw DataError(where(path) + ": header length " + std::to_string(header_len) +
+    throw DataError(safetensors_file_name(path) + ": header length " + std::to_string(header_len) +
                     " exceeds the file (" + std::to_string(file_size) +
                     " bytes): truncated or not a safetensors file");
   }
@@ -84,9 +84,10 @@ std::vector<SafetensorsEntry> parse_safetensors(const unsigned char* bytes, size
   try {
     j = nlohmann::json::parse(bytes + 8, bytes + 8 + header_len);
   } catch (const nlohmann::json::exception& e) {
-    throw DataError(where(path) + ": the JSON header is malformed: " + e.what());
+    throw DataError(safetensors_file_name(path) + ": the JSON header is malformed: " + e.what());
   }
-  if (!j.is_object()) throw DataError(where(path) + ": the JSON header is not an object");
+  if (!j.is_object())
+    throw DataError(safetensors_file_name(path) + ": the JSON header is not an object");
   const uint64_t data_start = 8 + header_len;
   const uint64_t data_size = file_size - data_start;
 
@@ -105,7 +106,9 @@ std::vector<SafetensorsEntry> parse_safetensors(const unsigned char* bytes, size
       // the data size, so it cannot overflow.
       bool has_zero = false;
       for (int64_t d : e.shape) {
-        if (d < 0) throw DataError(where(path) + ": tensor '" + key + "' has a negative dimension");
+        if (d < 0)
+          throw DataError(safetensors_file_name(path) + ": tensor '" + key +
+                          "' has a negative dimension");
         if (d == 0) has_zero = true;
       }
       const uint64_t max_numel = data_size / static_cast<uint64_t>(e.element_bytes);
@@ -123,14 +126,15 @@ std::vector<SafetensorsEntry> parse_safetensors(const unsigned char* bytes, size
       if (too_big || offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size ||
           offsets[1] - offsets[0] != numel * static_cast<uint64_t>(e.element_bytes)) {
         throw DataError(
-            where(path) + ": tensor '" + key +
+            safetensors_file_name(path) + ": tensor '" + key +
             "' has data_offsets that do not match its shape and dtype or the file size");
       }
       e.begin = data_start + offsets[0];
       e.end = data_start + offsets[1];
       out.push_back(std::move(e));
     } catch (const nlohmann::json::exception& e) {
-      throw DataError(where(path) + ": tensor '" + key + "' has a malformed entry: " + e.what());
+      throw DataError(safetensors_file_name(path) + ": tensor '" + key +
+                      "' has a malformed entry: " + e.what());
     }
   }
   return out;

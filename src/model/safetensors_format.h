@@ -20,6 +20,9 @@ struct SafetensorsEntry {
   uint64_t begin = 0, end = 0;
 };
 
+// "safetensors file 'PATH'": how every message about such a file names it.
+std::string safetensors_file_name(const std::string& path);
+
 // Parses and validates the whole file held in bytes[0, size): the header length, the JSON header
 // and every entry's dtype, shape and data_offsets against the data size, in name order. Skips
 // "__metadata__" and "*num_batches_tracked" (an int64 BatchNorm counter, not a weight). Throws
