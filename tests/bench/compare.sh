@@ -7,7 +7,8 @@
 #                          [--reference triplet] [-- TRAIN_ARGS...]
 # TRAIN_ARGS are added to every run (e.g. --set train.epochs=4). A run whose folder already holds
 # its last epoch is not repeated; an interrupted one continues with --resume auto. Needs
-# build/nsl_dist and build/compare_table (launch/setup.sh builds both), and gnuplot.
+# build/nsl_dist and build/compare_table (launch/setup.sh builds both), and gnuplot. Data:
+# runs/data/omniglot, prepared on first use from NSL_OMNIGLOT_ROOT (default ../shared/data/omniglot).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/bench/bench_runs.sh
@@ -32,7 +33,8 @@ for tool in build/nsl_dist build/compare_table; do
   [ -x "$tool" ] || { echo "compare.sh: $tool missing: run launch/setup.sh first" >&2; exit 2; }
 done
 if [ ! -f "$DATA/manifest.json" ]; then
-  build/nsl_dist prep --dataset omniglot --root ../shared/data/omniglot --out "$DATA" \
+  omniglot=$(omniglot_root)
+  build/nsl_dist prep --dataset omniglot --root "$omniglot" --out "$DATA" \
     --image-size 32 --channels 1 --shards 8 --quiet
 fi
 mkdir -p "$OUT"

@@ -17,7 +17,8 @@
 # train.max_steps_per_epoch=5 for a smoke test). Runs: DIR/<loss>-t<trial>-<config hash>
 # (default DIR runs/tune), trained under `mpirun -np 2` by bench_runs.sh: a finished run is not
 # repeated, an interrupted one resumes, an edited trial gets a new folder. Table: stdout and
-# DIR/tune_table.md. Data: runs/data/omniglot_val, prepared on first use. Needs build/nsl_dist
+# DIR/tune_table.md. Data: runs/data/omniglot_val, prepared on first use from NSL_OMNIGLOT_ROOT
+# (default ../shared/data/omniglot). Needs build/nsl_dist
 # (NSL_BIN overrides it) and /usr/bin/python3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -123,7 +124,8 @@ for loss in $LOSSES; do
 done
 
 if [ ! -f "$DATA/manifest.json" ]; then
-  "$NSL_BIN" prep --dataset omniglot --root ../shared/data/omniglot --out "$DATA" \
+  omniglot=$(omniglot_root)
+  "$NSL_BIN" prep --dataset omniglot --root "$omniglot" --out "$DATA" \
     --image-size 32 --channels 1 --shards 8 --val-alphabets 6
 fi
 if ! "$PYTHON" -c 'import json, sys; s = json.load(open(sys.argv[1]))["splits"]

@@ -1,4 +1,5 @@
-// nsl_dist prep on the real Omniglot folder (../shared/data/omniglot): split and class counts of
+// nsl_dist prep on the real Omniglot folder (NSL_OMNIGLOT_ROOT; default ../shared/data/omniglot
+// beside the source tree): split and class counts of
 // the official background/evaluation protocol, and pixels against an independent decode. Passes
 // with a loud SKIPPED message when the data is absent. --val-alphabets (splits val and tune_train)
 // on a fixture tree in the official layout: which alphabets, classes, images and pixels, train and
@@ -12,6 +13,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -25,19 +27,25 @@
 #include "data/shard_reader.h"
 
 #include "support/run_command.h"
+#include "test_paths.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kRoot = "/work/shared/data/omniglot";
+std::string omniglot_root() {
+  const char* root = std::getenv("NSL_OMNIGLOT_ROOT");
+  return root != nullptr && *root != '\0' ? root : NSL_SHARED_DIR "/data/omniglot";
+}
 constexpr int kSize = 28;
 
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(omniglot_background_train_evaluation_test) {
-  if (!fs::is_directory(kRoot)) {
-    const std::string message = std::string("SKIPPED: ") + kRoot + " not found";
+  const std::string root = omniglot_root();
+  if (!fs::is_directory(root)) {
+    const std::string message =
+        "SKIPPED: " + root + " not found (NSL_OMNIGLOT_ROOT names the Omniglot folder)";
     BOOST_TEST_MESSAGE(message);
     std::cerr << "\n*** " << message << " ***\n\n";
     return;
@@ -45,7 +53,7 @@ BOOST_AUTO_TEST_CASE(omniglot_background_train_evaluation_test) {
   nsl::test::ScratchDir tmp("omniglot");
   nsl::PrepOptions o;
   o.dataset = "omniglot";
-  o.root = kRoot;
+  o.root = root;
   o.out = tmp / "out";
   o.image_size = kSize;
   o.channels = 1;
@@ -95,7 +103,7 @@ BOOST_AUTO_TEST_CASE(omniglot_background_train_evaluation_test) {
       BOOST_CHECK_EQUAL(
           s.class_names.at(static_cast<size_t>(c.labels[static_cast<int64_t>(i)].item<int64_t>())),
           cls);
-      cv::Mat gray = cv::imread(std::string(kRoot) + "/" + rel, cv::IMREAD_GRAYSCALE), small;
+      cv::Mat gray = cv::imread(root + "/" + rel, cv::IMREAD_GRAYSCALE), small;
       cv::resize(gray, small, cv::Size(kSize, kSize), 0, 0, cv::INTER_AREA);
       const uint8_t* p = data + i * kSize * kSize;
       BOOST_CHECK_MESSAGE(std::equal(p, p + kSize * kSize, small.data), rel);
